@@ -1,0 +1,115 @@
+# redeploy - one plain Makefile.  `make` builds the programs, `make check`
+# installs missing Debian packages, builds with AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs every test.
+
+CC	?= cc
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR	?=
+O	?= build
+
+CFLAGS	?= -O2 -g
+WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wformat=2 \
+	-Wno-unused-parameter
+# Messages are bounded on purpose: a truncated path in an error line is
+# better than an allocation on an error path.  (gcc only; clang lacks it.)
+WARNINGS += $(shell $(CC) -Werror -Wno-format-truncation -E -x c /dev/null \
+	>/dev/null 2>&1 && echo -Wno-format-truncation)
+ifneq ($(CI),)
+WARNINGS += -Werror
+endif
+ifneq ($(SAN),)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+PKG_CONFIG ?= pkg-config
+HOOK_PKGS = libgit2 inih
+TEST_PKGS = cmocka inih
+pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconf
+ALL_CFLAGS = $(WARNINGS) $(CFLAGS)
+
+COMMON_SRC = common/log.c common/fsutil.c conf/config.c
+HOOK_SRC = $(wildcard hook/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(O)/%.o)
+HOOK_OBJ = $(HOOK_SRC:%.c=$(O)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+HOOK_BIN ?= hook/redeploy
+
+all: $(HOOK_BIN)
+
+$(HOOK_BIN): $(HOOK_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_PKGS)) -lpthread
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(call pkgcflags,$(HOOK_PKGS)) $(ALL_CFLAGS) \
+		-MMD -MP -c -o $@ $<
+
+# Unit tests link the module they test; hook modules come in through
+# the hook objects minus main.
+HOOK_LIB_OBJ = $(filter-out $(O)/hook/main.o,$(HOOK_OBJ))
+$(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ihook $(call pkgcflags,$(TEST_PKGS)) \
+		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(call pkglibs,$(TEST_PKGS) $(HOOK_PKGS)) -lpthread
+
+units: $(UNIT_BIN)
+
+SAN_O = build/san
+check: deps
+	$(MAKE) O=$(SAN_O) SAN=1 HOOK_BIN=$(SAN_O)/bin/redeploy \
+		$(SAN_O)/bin/redeploy units
+	O=$(SAN_O) REDEPLOY=$(CURDIR)/$(SAN_O)/bin/redeploy \
+		tests/run
+
+deps:
+	scripts/deps
+
+bench: deps all
+	scripts/bench
+
+demo: deps all
+	scripts/demo
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/redeploy
+	install -m 0755 $(HOOK_BIN) $(DESTDIR)$(BINDIR)/redeploy
+	install -m 0644 doc/redeploy.1 $(DESTDIR)$(MANDIR)/man1/redeploy.1
+	install -m 0644 doc/redeploy.ini.5 $(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini"; \
+	else \
+		install -m 0644 conf/redeploy.ini \
+			$(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(MANDIR)/man1/redeploy.1 \
+		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini in place"
+
+lint:
+	shellcheck -x scripts/deps scripts/bench scripts/demo tests/run \
+		tests/e2e/*.sh .ci/run
+
+clean:
+	rm -rf build $(HOOK_BIN)
+
+.PHONY: all check deps bench demo install uninstall lint clean units
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,292 @@
+/*
+ * fsutil.c - fd-relative file system helpers; see fsutil.h for the rules.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+#define DIR_FLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+static int
+fs_walk(int dirfd, const char *rel, int create, mode_t mode, uid_t uid,
+    gid_t gid)
+{
+	char comp[256];
+	const char *p = rel, *slash;
+	size_t len;
+	int fd, next;
+
+	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	while (*p != '\0') {
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || len >= sizeof(comp)) {
+			close(fd);
+			errno = len ? ENAMETOOLONG : EINVAL;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (create && mkdirat(fd, comp, mode) == 0) {
+			next = openat(fd, comp, DIR_FLAGS);
+			/* chown first: it may clear the setgid bit */
+			if (next != -1 && ((uid != (uid_t)-1 &&
+			    fchown(next, uid, gid) == -1) ||
+			    fchmod(next, mode) == -1)) {
+				close(next);
+				next = -1;
+			}
+		} else if (create && errno != EEXIST) {
+			next = -1;
+		} else
+			next = openat(fd, comp, DIR_FLAGS);
+		close(fd);
+		if (next == -1)
+			return -1;
+		fd = next;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return fd;
+}
+
+int
+fs_open_beneath(int dirfd, const char *rel)
+{
+	return fs_walk(dirfd, rel, 0, 0, (uid_t)-1, (gid_t)-1);
+}
+
+int
+fs_mkdir_beneath(int dirfd, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	return fs_walk(dirfd, rel, 1, mode, uid, gid);
+}
+
+/* Empty the directory open at fd; closes fd. */
+static int
+fs_empty_dir(int fd)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0, saved = 0;
+
+	/* A release may be read-only (dir_mode 0555): make it ours to empty. */
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+	    (st.st_mode & 0700) != 0700)
+		(void)fchmod(fd, (st.st_mode & 07777) | 0700);
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0 ||
+			    errno == ENOENT)
+				continue;
+		}
+		if (fs_remove_tree(dirfd(d), de->d_name) == -1 && rc == 0) {
+			saved = errno;
+			rc = -1;
+		}
+	}
+	if (errno != 0 && rc == 0) {
+		saved = errno;
+		rc = -1;
+	}
+	closedir(d);
+	if (rc == -1)
+		errno = saved;
+	return rc;
+}
+
+int
+fs_remove_tree(int dirfd, const char *name)
+{
+	int fd;
+
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if ((fd = openat(dirfd, name, DIR_FLAGS)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fs_empty_dir(fd) == -1)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int
+fs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fs_random_hex(char *buf, size_t n)
+{
+	unsigned char raw[32];
+	size_t i;
+
+	if (n > sizeof(raw)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (getrandom(raw, n, 0) != (ssize_t)n)
+		return -1;
+	for (i = 0; i < n; i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+static int
+fs_tempname(char *buf, size_t size, const char *name)
+{
+	char hex[17];
+
+	if (fs_random_hex(hex, 8) == -1)
+		return -1;
+	if ((size_t)snprintf(buf, size, ".%s.tmp-%s", name, hex) >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid)
+{
+	char tmp[300];
+	int fd = -1, saved;
+
+	if (fs_tempname(tmp, sizeof(tmp), name) == -1)
+		return -1;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (fs_write_all(fd, data, len) == -1 || fchmod(fd, mode) == -1 ||
+	    (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
+	    fsync(fd) == -1 || close(fd) == -1) {
+		saved = errno;
+		if (fd != -1)
+			close(fd);
+		unlinkat(dirfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) == -1) {
+		saved = errno;
+		unlinkat(dirfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fs_symlink_atomic(int dirfd, const char *target, const char *name, uid_t uid,
+    gid_t gid)
+{
+	char tmp[300];
+	int saved;
+
+	if (fs_tempname(tmp, sizeof(tmp), name) == -1)
+		return -1;
+	if (symlinkat(target, dirfd, tmp) == -1)
+		return -1;
+	if ((uid != (uid_t)-1 &&
+	    fchownat(dirfd, tmp, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) ||
+	    renameat(dirfd, tmp, dirfd, name) == -1) {
+		saved = errno;
+		unlinkat(dirfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fs_read_fd(int fd, size_t max, char **out, size_t *lenp)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int saved;
+
+	*out = NULL;
+	if ((buf = malloc(max + 1)) == NULL)
+		return -1;
+	while (len < max) {
+		n = read(fd, buf + len, max - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	if (lenp != NULL)
+		*lenp = len;
+	return 0;
+fail:
+	saved = errno;
+	free(buf);
+	errno = saved;
+	return -1;
+}
+
+int
+fs_read_small(int dirfd, const char *name, size_t max, char **out,
+    size_t *lenp)
+{
+	int fd, rc, saved;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	rc = fs_read_fd(fd, max, out, lenp);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}

@@ -1,0 +1,133 @@
+/*
+ * log.c - messages to stderr or syslog, events as key=value lines.
+ *
+ * Rules: errno is preserved by every function; nothing here allocates on
+ * the heap, so it is safe on error paths; a message is one line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static const char *log_progname = "redeploy";
+static char log_tag[64] = "redeploy";
+static int log_dest = LOG_TO_STDERR;
+static int log_facility = LOG_USER;
+static int log_verbose;
+static int log_opened;
+
+static void
+log_open(void)
+{
+	if (log_opened)
+		closelog();
+	openlog(log_tag, LOG_PID | LOG_NDELAY, log_facility);
+	log_opened = 1;
+}
+
+void
+log_init(const char *progname, const char *tag, int dest, int facility)
+{
+	log_progname = progname;
+	log_dest = dest;
+	log_facility = facility;
+	log_settag(tag);
+}
+
+void
+log_settag(const char *tag)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s", tag);
+	if (log_dest & LOG_TO_SYSLOG)
+		log_open();
+}
+
+void
+log_setverbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+static void
+log_emit(int to_stderr, int prio, const char *fmt, va_list ap,
+    const char *suffix) __attribute__((format(printf, 3, 0)));
+
+static void
+log_emit(int to_stderr, int prio, const char *fmt, va_list ap, const char *suffix)
+{
+	char line[2048];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (to_stderr) {
+		if (suffix != NULL)
+			fprintf(stderr, "%s: %s: %s\n", log_progname, line,
+			    suffix);
+		else
+			fprintf(stderr, "%s: %s\n", log_progname, line);
+		fflush(stderr);
+	} else if (suffix != NULL)
+		syslog(prio, "%s: %s", line, suffix);
+	else
+		syslog(prio, "%s", line);
+}
+
+#define LOG_BODY(to_stderr, prio, suffix) do {				\
+	int saved = errno;						\
+	va_list ap;							\
+	va_start(ap, fmt);						\
+	log_emit((to_stderr), (prio), fmt, ap, (suffix));		\
+	va_end(ap);							\
+	errno = saved;							\
+} while (0)
+
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(log_dest & LOG_TO_STDERR, LOG_INFO, NULL);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	if (log_verbose)
+		LOG_BODY(log_dest & LOG_TO_STDERR, LOG_DEBUG, NULL);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	const char *why = strerror(errno);
+
+	LOG_BODY(log_dest & LOG_TO_STDERR, LOG_WARNING, why);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(log_dest & LOG_TO_STDERR, LOG_WARNING, NULL);
+}
+
+void
+log_event(int prio, const char *fmt, ...)
+{
+	LOG_BODY(!(log_dest & LOG_TO_SYSLOG), prio, NULL);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	const char *why = strerror(errno);
+
+	LOG_BODY(log_dest & LOG_TO_STDERR, LOG_CRIT, why);
+	exit(3);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(log_dest & LOG_TO_STDERR, LOG_CRIT, NULL);
+	exit(2);
+}
