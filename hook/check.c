@@ -1,0 +1,183 @@
+/*
+ * check.c - `redeploy check`: the config and the directories it names.
+ *
+ * Each problem is one line saying what to do; "configuration OK" and exit 0
+ * only when there is none.  Checks: owner and group resolve (as root), the
+ * deploy path and releases/ exist, belong to the right user and cannot be
+ * written by others or by the service user, modes are usable, and the
+ * repository opens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redeploy.h"
+
+struct check {
+	const struct config *cfg;
+	int	 problems;
+	uid_t	 owner;		/* who should own what deploys create */
+	uid_t	 svc_uid;	/* (uid_t)-1: no service user known */
+	gid_t	 svc_gid;
+	struct group *svc_grp;
+};
+
+static void
+check_problem(struct check *ck, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+check_problem(struct check *ck, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", line);
+	ck->problems++;
+}
+
+/* Could the service user write to something with this owner and mode? */
+static int
+check_svc_writable(const struct check *ck, const struct stat *st)
+{
+	struct passwd *pw;
+	char **m;
+
+	if (ck->svc_uid == (uid_t)-1)
+		return 0;
+	if (st->st_uid == ck->svc_uid)
+		return 1;
+	if (!(st->st_mode & S_IWGRP))
+		return 0;
+	if (st->st_gid == ck->svc_gid)
+		return 1;
+	if ((pw = getpwuid(ck->svc_uid)) == NULL)
+		return 0;
+	{
+		struct group *gr = getgrgid(st->st_gid);
+
+		for (m = gr ? gr->gr_mem : NULL; m && *m; m++)
+			if (strcmp(*m, pw->pw_name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+check_user(char *buf, size_t n, uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(buf, n, "%s", pw->pw_name);
+	else
+		snprintf(buf, n, "%ld", (long)uid);
+}
+
+static void
+check_dir(struct check *ck, const char *what, const char *path, int required)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1) {
+		if (required || errno != ENOENT)
+			check_problem(ck, "%s '%s': %s%s", what, path,
+			    strerror(errno), errno == ENOENT ?
+			    " (create it, owned by the deploy user)" : "");
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		check_problem(ck, "%s '%s' is not a directory", what, path);
+		return;
+	}
+	if (st.st_uid != ck->owner) {
+		char has[64], want[64];
+
+		check_user(has, sizeof(has), st.st_uid);
+		check_user(want, sizeof(want), ck->owner);
+		check_problem(ck, "%s '%s' is owned by %s, not by %s who deploys "
+		    "(chown %s '%s')", what, path, has, want, want, path);
+	}
+	if (st.st_mode & S_IWOTH)
+		check_problem(ck, "%s '%s' is writable by everyone (chmod o-w "
+		    "'%s')", what, path, path);
+	else if (check_svc_writable(ck, &st))
+		check_problem(ck, "%s '%s' is writable by the service user '%s' "
+		    "(only shared/ may be)", what, path, ck->cfg->user);
+}
+
+int
+check_run(const struct config *cfg)
+{
+	struct check ck = { .cfg = cfg, .svc_uid = (uid_t)-1,
+	    .svc_gid = (gid_t)-1 };
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	struct passwd *pw;
+	struct group *gr;
+	char err[ERRLEN], p[4096], refname[300];
+	uid_t uid;
+	gid_t gid;
+
+	if (deploy_owner(cfg, &uid, &gid, err, sizeof(err)) == -1)
+		check_problem(&ck, "%s", err);
+	ck.owner = uid == (uid_t)-1 ? geteuid() : uid;
+	if (cfg->user != NULL) {
+		if ((pw = getpwnam(cfg->user)) == NULL)
+			check_problem(&ck, "[service] user '%s' is not a user "
+			    "on this machine (create it, or fix the name)",
+			    cfg->user);
+		else {
+			ck.svc_uid = pw->pw_uid;
+			ck.svc_gid = pw->pw_gid;
+			if (cfg->svc_group != NULL &&
+			    (gr = getgrnam(cfg->svc_group)) != NULL)
+				ck.svc_gid = gr->gr_gid;
+			if (ck.svc_uid == ck.owner)
+				check_problem(&ck, "[service] user '%s' owns the "
+				    "releases: the service could change its own "
+				    "code (use another [deploy] owner)",
+				    cfg->user);
+		}
+	}
+	if ((cfg->dir_mode & 0500) != 0500)
+		check_problem(&ck, "dir_mode %04o lacks owner read and search "
+		    "(0500)", (unsigned)cfg->dir_mode);
+	if ((cfg->file_mode & 0400) != 0400)
+		check_problem(&ck, "file_mode %04o lacks owner read (0400)",
+		    (unsigned)cfg->file_mode);
+	check_dir(&ck, "deploy path", cfg->path, 1);
+	snprintf(p, sizeof(p), "%s/releases", cfg->path);
+	check_dir(&ck, "releases directory", p, 0);
+
+	if (cfg->repository == NULL) {
+		log_info("note: [deploy] repository is unset: the hook uses the "
+		    "repository it runs in; 'deploy' and 'releases' by hand "
+		    "need it");
+	} else if (repo_open(&repo, cfg->repository, err, sizeof(err)) == -1) {
+		check_problem(&ck, "%s", err);
+	} else {
+		snprintf(refname, sizeof(refname), "refs/heads/%s",
+		    cfg->branch);
+		if (git_reference_lookup(&ref, repo, refname) != 0)
+			log_info("note: branch '%s' does not exist yet in '%s' "
+			    "(the first push creates it)", cfg->branch,
+			    cfg->repository);
+	}
+	git_reference_free(ref);
+	git_repository_free(repo);
+	if (ck.problems > 0)
+		return EXIT_USAGE;
+	printf("configuration OK\n");
+	return 0;
+}

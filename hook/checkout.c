@@ -1,0 +1,532 @@
+/*
+ * checkout.c - write a commit's tree into a fresh release directory.
+ *
+ * We read the tree and blobs with libgit2 and write the files ourselves
+ * rather than through git_checkout_tree(): that gives exact modes whatever
+ * the umask, ownership by fd, O_EXCL|O_NOFOLLOW creation, symlinks vetted
+ * before they exist, and no index anywhere.  Rules:
+ * - The release directory is 0700 until the caller opens it up, so nobody
+ *   sees or races into a half-written tree.
+ * - A file whose path, mode and blob are unchanged since the previous
+ *   release is a hard link to it (the incremental deploy); every changed
+ *   file is a new inode.  Nothing ever writes through an existing inode.
+ * - Directories are a work queue served by a few threads, each with its
+ *   own git_repository (libgit2 objects are not shared across threads).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "redeploy.h"
+
+#define CO_MAXTHREADS	8
+#define CO_MAXLINK	4096
+
+struct co_task {
+	struct co_task	*next;
+	git_oid		 tree;
+	git_oid		 base;
+	int		 has_base;
+	char		 rel[];		/* "" for the release root */
+};
+
+struct co {
+	const struct checkout_opts *o;
+	mode_t		 dmode, fmode, xmode;
+	mode_t		 umask;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct co_task	*head;
+	int		 active;	/* tasks queued or being worked on */
+	int		 failed;
+	int		 errnum;	/* errno of the failure, if any */
+	char		 err[ERRLEN];
+};
+
+struct co_worker {
+	struct co	*co;
+	git_repository	*repo;
+	git_tree	*root;		/* for resolving symlinks */
+	struct checkout_stats st;
+	pthread_t	 tid;
+	char		 err[ERRLEN];
+};
+
+static const char *
+co_giterr(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+static int
+co_push(struct co *co, const char *rel, const git_oid *tree,
+    const git_oid *base)
+{
+	struct co_task *t;
+	size_t len = strlen(rel);
+
+	if ((t = malloc(sizeof(*t) + len + 1)) == NULL)
+		return -1;
+	memcpy(t->rel, rel, len + 1);
+	if (tree != NULL)
+		git_oid_cpy(&t->tree, tree);
+	else
+		memset(&t->tree, 0, sizeof(t->tree));
+	t->has_base = base != NULL;
+	if (base != NULL)
+		git_oid_cpy(&t->base, base);
+	pthread_mutex_lock(&co->mu);
+	t->next = co->head;
+	co->head = t;
+	co->active++;
+	pthread_cond_signal(&co->cv);
+	pthread_mutex_unlock(&co->mu);
+	return 0;
+}
+
+static int
+co_own(struct co *co, int fd, mode_t mode)
+{
+	const struct checkout_opts *o = co->o;
+
+	if (o->uid != (uid_t)-1 && fchown(fd, o->uid, o->gid) == -1)
+		return -1;
+	return fchmod(fd, mode);
+}
+
+static int
+co_write_blob(struct co_worker *w, int dirfd, const char *name,
+    const git_oid *oid, mode_t mode, const char *path)
+{
+	struct co *co = w->co;
+	git_blob *blob = NULL;
+	const void *data;
+	size_t size;
+	int fd = -1, rc = -1;
+
+	if (git_blob_lookup(&blob, w->repo, oid) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading '%s': %s", path,
+		    co_giterr());
+		return -1;
+	}
+	data = git_blob_rawcontent(blob);
+	size = (size_t)git_blob_rawsize(blob);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode);
+	if (fd == -1 || fs_write_all(fd, data, size) == -1 ||
+	    (co->o->uid != (uid_t)-1 && fchown(fd, co->o->uid, co->o->gid)) ||
+	    ((mode & co->umask) && fchmod(fd, mode) == -1)) {
+		snprintf(w->err, sizeof(w->err), "writing '%s': %s", path,
+		    errno == EEXIST ? "duplicate entry in the tree" :
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(w->err, sizeof(w->err), "writing '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	w->st.written++;
+	w->st.bytes += size;
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	git_blob_free(blob);
+	return rc;
+}
+
+static int
+co_symlink(struct co_worker *w, int dirfd, const char *name,
+    const git_oid *oid, const char *path)
+{
+	struct co *co = w->co;
+	const struct config *cfg = co->o->cfg;
+	git_blob *blob = NULL;
+	char target[CO_MAXLINK];
+	size_t size;
+	int rc = -1;
+
+	if (git_blob_lookup(&blob, w->repo, oid) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading symlink '%s': %s",
+		    path, co_giterr());
+		return -1;
+	}
+	size = (size_t)git_blob_rawsize(blob);
+	if (size == 0 || size >= sizeof(target) ||
+	    memchr(git_blob_rawcontent(blob), '\0', size) != NULL) {
+		snprintf(w->err, sizeof(w->err), "symlink '%s' has an invalid "
+		    "target", path);
+		goto out;
+	}
+	memcpy(target, git_blob_rawcontent(blob), size);
+	target[size] = '\0';
+	if (cfg->symlinks == SYMLINKS_INSIDE &&
+	    vet_symlink(w->repo, w->root, path, target, &cfg->shared, w->err,
+	    sizeof(w->err)) == -1)
+		goto out;
+	if (symlinkat(target, dirfd, name) == -1 ||
+	    (co->o->uid != (uid_t)-1 && fchownat(dirfd, name, co->o->uid,
+	    co->o->gid, AT_SYMLINK_NOFOLLOW) == -1)) {
+		snprintf(w->err, sizeof(w->err), "creating symlink '%s': %s",
+		    path, errno == EEXIST ? "duplicate entry in the tree" :
+		    strerror(errno));
+		goto out;
+	}
+	w->st.links++;
+	rc = 0;
+out:
+	git_blob_free(blob);
+	return rc;
+}
+
+/* A directory, for a subtree or an (empty) submodule. */
+static int
+co_mkdir(struct co_worker *w, int dirfd, const char *name, const char *path)
+{
+	if (mkdirat(dirfd, name, 0700) == -1) {
+		snprintf(w->err, sizeof(w->err), "creating '%s': %s", path,
+		    errno == EEXIST ? "duplicate entry in the tree" :
+		    strerror(errno));
+		return -1;
+	}
+	w->st.dirs++;
+	return 0;
+}
+
+/* Can this file be a hard link to the same file of the previous release? */
+static int
+co_unchanged(const git_tree *base, const git_tree_entry *e)
+{
+	const git_tree_entry *be;
+
+	if (base == NULL ||
+	    (be = git_tree_entry_byname(base, git_tree_entry_name(e))) == NULL)
+		return 0;
+	return git_tree_entry_filemode(be) == git_tree_entry_filemode(e) &&
+	    git_oid_equal(git_tree_entry_id(be), git_tree_entry_id(e));
+}
+
+static int
+co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
+    const git_tree_entry *e, const char *path)
+{
+	struct co *co = w->co;
+	const struct config *cfg = co->o->cfg;
+	const char *name = git_tree_entry_name(e);
+	const git_tree_entry *be;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+
+	if (vet_is_shared(&cfg->shared, path))
+		return 0;	/* replaced by a link into shared/ */
+	if (mode != GIT_FILEMODE_TREE && vet_under_shared(&cfg->shared, path)) {
+		snprintf(w->err, sizeof(w->err), "'%s' is a file in the tree "
+		    "but a shared path lies below it", path);
+		return -1;
+	}
+	switch (mode) {
+	case GIT_FILEMODE_TREE:
+		if (co_mkdir(w, dirfd, name, path) == -1)
+			return -1;
+		be = base ? git_tree_entry_byname(base, name) : NULL;
+		if (be != NULL && git_tree_entry_filemode(be) != GIT_FILEMODE_TREE)
+			be = NULL;
+		if (co_push(co, path, git_tree_entry_id(e),
+		    be ? git_tree_entry_id(be) : NULL) == -1) {
+			snprintf(w->err, sizeof(w->err), "out of memory");
+			return -1;
+		}
+		return 0;
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		if (basefd != -1 && co_unchanged(base, e)) {
+			if (linkat(basefd, name, dirfd, name, 0) == 0) {
+				w->st.linked++;
+				return 0;
+			}
+			if (errno == EEXIST) {
+				snprintf(w->err, sizeof(w->err), "writing '%s': "
+				    "duplicate entry in the tree", path);
+				return -1;
+			}
+			/* gone, or too many links: write it afresh */
+		}
+		return co_write_blob(w, dirfd, name, git_tree_entry_id(e),
+		    mode == GIT_FILEMODE_BLOB ? co->fmode : co->xmode, path);
+	case GIT_FILEMODE_LINK:
+		return co_symlink(w, dirfd, name, git_tree_entry_id(e), path);
+	case GIT_FILEMODE_COMMIT:
+		/* A submodule: an empty directory, as git checks it out. */
+		if (co_mkdir(w, dirfd, name, path) == -1)
+			return -1;
+		return co_push(co, path, NULL, NULL) == 0 ? 0 : -1;
+	default:
+		snprintf(w->err, sizeof(w->err), "'%s' has an unknown mode %o",
+		    path, (unsigned)mode);
+		return -1;
+	}
+}
+
+static int
+co_dir(struct co_worker *w, const struct co_task *t)
+{
+	struct co *co = w->co;
+	const struct checkout_opts *o = co->o;
+	git_tree *tree = NULL, *base = NULL;
+	char path[4096];
+	size_t i, count, rlen = strlen(t->rel);
+	int dirfd = -1, basefd = -1, rc = -1;
+
+	if ((dirfd = fs_open_beneath(o->root_fd, t->rel)) == -1) {
+		snprintf(w->err, sizeof(w->err), "opening '%s': %s", t->rel,
+		    strerror(errno));
+		goto out;
+	}
+	if (git_oid_is_zero(&t->tree)) {	/* an empty submodule dir */
+		rc = co_own(co, dirfd, co->dmode);
+		goto out;
+	}
+	if (git_tree_lookup(&tree, w->repo, &t->tree) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading tree '%s': %s",
+		    t->rel[0] ? t->rel : "/", co_giterr());
+		goto out;
+	}
+	if (t->has_base && o->base_fd != -1 &&
+	    git_tree_lookup(&base, w->repo, &t->base) == 0)
+		basefd = fs_open_beneath(o->base_fd, t->rel);
+	count = git_tree_entrycount(tree);
+	for (i = 0; i < count; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(e);
+
+		if (vet_name(name) == -1) {
+			snprintf(w->err, sizeof(w->err), "the tree has an "
+			    "entry '%s%s%s' that must not be checked out",
+			    t->rel, rlen ? "/" : "", name);
+			goto out;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", t->rel,
+		    rlen ? "/" : "", name) >= sizeof(path)) {
+			snprintf(w->err, sizeof(w->err), "path too long in "
+			    "'%s'", t->rel);
+			goto out;
+		}
+		if (co_entry(w, dirfd, basefd, basefd != -1 ? base : NULL, e,
+		    path) == -1)
+			goto out;
+	}
+	/* The root stays 0700 until the caller has finished. */
+	if (rlen > 0 && co_own(co, dirfd, co->dmode) == -1) {
+		snprintf(w->err, sizeof(w->err), "setting mode of '%s': %s",
+		    t->rel, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	git_tree_free(base);
+	git_tree_free(tree);
+	if (basefd != -1)
+		close(basefd);
+	if (dirfd != -1)
+		close(dirfd);
+	return rc;
+}
+
+static void *
+co_worker_main(void *arg)
+{
+	struct co_worker *w = arg;
+	struct co *co = w->co;
+	struct co_task *t;
+	int rc, saved;
+
+	pthread_mutex_lock(&co->mu);
+	for (;;) {
+		while (co->head == NULL && co->active > 0 && !co->failed)
+			pthread_cond_wait(&co->cv, &co->mu);
+		if (co->failed || co->head == NULL)
+			break;
+		t = co->head;
+		co->head = t->next;
+		pthread_mutex_unlock(&co->mu);
+		rc = co_dir(w, t);
+		saved = errno;
+		free(t);
+		pthread_mutex_lock(&co->mu);
+		if (rc == -1 && !co->failed) {
+			co->failed = 1;
+			co->errnum = saved;
+			snprintf(co->err, sizeof(co->err), "%s", w->err);
+		}
+		if (--co->active == 0 || co->failed)
+			pthread_cond_broadcast(&co->cv);
+	}
+	pthread_mutex_unlock(&co->mu);
+	return NULL;
+}
+
+static int
+co_worker_open(struct co_worker *w, const struct checkout_opts *o)
+{
+	if (git_repository_open_bare(&w->repo, o->repo_path) != 0 ||
+	    git_tree_lookup(&w->root, w->repo, o->tree) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading the repository: %s",
+		    co_giterr());
+		return -1;
+	}
+	return 0;
+}
+
+static void
+co_worker_close(struct co_worker *w)
+{
+	git_tree_free(w->root);
+	git_repository_free(w->repo);
+}
+
+int
+checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
+    char *err, size_t n)
+{
+	struct co co;
+	struct co_worker w[CO_MAXTHREADS];
+	struct co_task *t;
+	int i, nthreads, started = 0, rc = -1;
+	mode_t rx;
+
+	memset(&co, 0, sizeof(co));
+	memset(w, 0, sizeof(w));
+	memset(st, 0, sizeof(*st));
+	co.o = o;
+	co.dmode = o->cfg->dir_mode;
+	co.fmode = o->cfg->file_mode;
+	/* Executables get +x wherever file_mode grants read. */
+	rx = o->cfg->file_mode & 0444;
+	co.xmode = o->cfg->file_mode | (rx >> 2);
+	co.umask = umask(0);
+	umask(co.umask);
+	pthread_mutex_init(&co.mu, NULL);
+	pthread_cond_init(&co.cv, NULL);
+	nthreads = o->threads < 1 ? 1 : o->threads;
+	if (nthreads > CO_MAXTHREADS)
+		nthreads = CO_MAXTHREADS;
+
+	for (i = 0; i < nthreads; i++) {
+		w[i].co = &co;
+		if (co_worker_open(&w[i], o) == -1) {
+			snprintf(err, n, "%s", w[i].err);
+			goto out;
+		}
+	}
+	if (co_push(&co, "", o->tree, o->base_tree) == -1) {
+		snprintf(err, n, "out of memory");
+		goto out;
+	}
+	for (i = 1; i < nthreads; i++) {
+		if (pthread_create(&w[i].tid, NULL, co_worker_main, &w[i]) != 0)
+			break;
+		started++;
+	}
+	co_worker_main(&w[0]);
+	for (i = 1; i <= started; i++)
+		pthread_join(w[i].tid, NULL);
+	if (co.failed) {
+		snprintf(err, n, "%s", co.err);
+		goto out;
+	}
+	rc = 0;
+out:
+	while ((t = co.head) != NULL) {
+		co.head = t->next;
+		free(t);
+	}
+	for (i = 0; i < nthreads; i++) {
+		st->written += w[i].st.written;
+		st->linked += w[i].st.linked;
+		st->dirs += w[i].st.dirs;
+		st->links += w[i].st.links;
+		st->bytes += w[i].st.bytes;
+		co_worker_close(&w[i]);
+	}
+	pthread_cond_destroy(&co.cv);
+	pthread_mutex_destroy(&co.mu);
+	if (rc == -1)
+		errno = co.errnum;
+	return rc;
+}
+
+/*
+ * Replace each shared path in the release by a relative link to
+ * PATH/shared/<p>, creating that directory (setgid 2775, owned by the
+ * service user when known) if it is missing.
+ */
+int
+checkout_shared(int pathfd, int root_fd, const struct config *cfg, uid_t uid,
+    gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n)
+{
+	char parent[4096], target[4096];
+	const char *p, *base;
+	size_t i, k, depth, plen;
+	int sfd = -1, fd = -1, pfd = -1, rc = -1;
+
+	if (cfg->shared.n == 0)
+		return 0;
+	if ((sfd = fs_mkdir_beneath(pathfd, "shared", cfg->dir_mode, uid,
+	    gid)) == -1) {
+		snprintf(err, n, "creating '%s/shared': %s", cfg->path,
+		    strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < cfg->shared.n; i++) {
+		p = cfg->shared.v[i];
+		if ((fd = fs_mkdir_beneath(sfd, p, 02775, suid, sgid)) == -1) {
+			snprintf(err, n, "creating '%s/shared/%s': %s%s",
+			    cfg->path, p, strerror(errno), errno == ELOOP ?
+			    " (a symlink is in the way: remove it)" : "");
+			goto out;
+		}
+		close(fd);
+		fd = -1;
+		base = strrchr(p, '/');
+		plen = base ? (size_t)(base - p) : 0;
+		base = base ? base + 1 : p;
+		memcpy(parent, p, plen);
+		parent[plen] = '\0';
+		for (depth = 1, k = 0; p[k]; k++)
+			depth += p[k] == '/';
+		target[0] = '\0';
+		for (k = 0; k < depth + 1; k++)
+			strncat(target, "../", sizeof(target) - strlen(target) - 1);
+		strncat(target, "shared/", sizeof(target) - strlen(target) - 1);
+		strncat(target, p, sizeof(target) - strlen(target) - 1);
+		if ((pfd = fs_mkdir_beneath(root_fd, parent, cfg->dir_mode, uid,
+		    gid)) == -1 || symlinkat(target, pfd, base) == -1 ||
+		    (uid != (uid_t)-1 && fchownat(pfd, base, uid, gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)) {
+			snprintf(err, n, "linking shared path '%s': %s", p,
+			    strerror(errno));
+			goto out;
+		}
+		close(pfd);
+		pfd = -1;
+	}
+	rc = 0;
+out:
+	if (pfd != -1)
+		close(pfd);
+	if (fd != -1)
+		close(fd);
+	if (sfd != -1)
+		close(sfd);
+	return rc;
+}

@@ -1,0 +1,484 @@
+/*
+ * deploy.c - one deploy: lock, check out into releases/.incoming-*, link
+ * shared paths, sync, name it, switch `current`, prune, report.
+ *
+ * Invariant: until the rename(2) of the `current` symlink nothing the site
+ * serves has changed, and every failure path removes the partial release,
+ * so a failed or killed deploy leaves `current` and the live files as they
+ * were (a kill -9 leaves debris that the next deploy removes under the
+ * lock).  The pusher gets progress lines on stderr and one line saying what
+ * failed and what to do; syslog gets one key=value event per deploy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "redeploy.h"
+
+static double
+deploy_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Who owns what a deploy creates: as root, [deploy] owner:group (never
+ * root, lesson of files root left behind that the service cannot use);
+ * otherwise the caller, uid (uid_t)-1 meaning "leave as created".
+ */
+int
+deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err,
+    size_t n)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (geteuid() != 0)
+		return 0;
+	if (cfg->owner == NULL) {
+		snprintf(err, n, "running as root needs [deploy] owner in '%s' "
+		    "(the user that owns releases; never root)", cfg->file);
+		return -1;
+	}
+	if ((pw = getpwnam(cfg->owner)) == NULL) {
+		snprintf(err, n, "[deploy] owner '%s' is not a user on this "
+		    "machine", cfg->owner);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, n, "[deploy] owner '%s' is root: releases must "
+		    "not be owned by root", cfg->owner);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (cfg->group != NULL) {
+		if ((gr = getgrnam(cfg->group)) == NULL) {
+			snprintf(err, n, "[deploy] group '%s' is not a group on "
+			    "this machine", cfg->group);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Who owns shared/ paths: the service user when we can give them away. */
+static void
+deploy_shared_owner(const struct config *cfg, uid_t uid, gid_t gid,
+    uid_t *suid, gid_t *sgid)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*suid = uid;
+	*sgid = gid;
+	if (geteuid() != 0 || cfg->user == NULL ||
+	    (pw = getpwnam(cfg->user)) == NULL)
+		return;
+	*suid = pw->pw_uid;
+	*sgid = pw->pw_gid;
+	if (cfg->svc_group != NULL && (gr = getgrnam(cfg->svc_group)) != NULL)
+		*sgid = gr->gr_gid;
+}
+
+/* What a release was built with; a base is reused only when it matches. */
+static void
+deploy_build_sig(const struct config *cfg, uid_t uid, gid_t gid, char *buf,
+    size_t n)
+{
+	size_t i, len;
+
+	len = (size_t)snprintf(buf, n, "dir_mode=%04o file_mode=%04o uid=%ld "
+	    "gid=%ld shared=", (unsigned)cfg->dir_mode,
+	    (unsigned)cfg->file_mode,
+	    uid == (uid_t)-1 ? (long)geteuid() : (long)uid,
+	    gid == (gid_t)-1 ? (long)getegid() : (long)gid);
+	for (i = 0; i < cfg->shared.n && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s",
+		    i ? ":" : "", cfg->shared.v[i]);
+}
+
+static int
+deploy_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
+/* The free name for this release: <time>-<sha>, then -2, -3, ... */
+static int
+deploy_pick_id(int releasesfd, int64_t when, const char *hex, char *id,
+    size_t n)
+{
+	char base[RELEASE_IDLEN], meta[RELEASE_IDLEN + 8];
+	struct stat st;
+	int i;
+
+	if (release_make_id(base, sizeof(base), when, hex) == -1)
+		return -1;
+	for (i = 1; i < 1000; i++) {
+		if (i == 1)
+			snprintf(id, n, "%s", base);
+		else
+			snprintf(id, n, "%s-%d", base, i);
+		snprintf(meta, sizeof(meta), "%s.meta", id);
+		if (fstatat(releasesfd, id, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    fstatat(releasesfd, meta, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			return 0;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+static const char *
+deploy_hint(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return "free space on that file system and push again";
+	case EACCES:
+	case EPERM:
+		return "check ownership with 'redeploy check'";
+	default:
+		return "fix the cause and push again";
+	}
+}
+
+struct deploy_ctx {
+	const struct deploy_req *req;
+	const struct config *cfg;
+	git_repository	*repo;
+	int		 pathfd, releasesfd, lockfd, rootfd, basefd;
+	char		 incoming[64];
+	uid_t		 uid, suid;
+	gid_t		 gid, sgid;
+	char		 err[ERRLEN];
+	int		 syserr;	/* errno of the failure, for the hint */
+};
+
+static int
+deploy_fail(struct deploy_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record "WHAT: strerror(errno)" as the reason the deploy failed. */
+static int
+deploy_fail(struct deploy_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len;
+
+	c->syserr = errno;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	len = strlen(c->err);
+	snprintf(c->err + len, sizeof(c->err) - len, ": %s",
+	    strerror(c->syserr));
+	return -1;
+}
+
+static long
+deploy_next_serial(int pathfd)
+{
+	struct release_list l;
+	long serial = 0;
+
+	if (release_list(pathfd, &l) == 0 && l.n > 0)
+		serial = l.v[0].serial;
+	release_list_free(&l);
+	return serial + 1;
+}
+
+/* Steps 3-5: the tree into .incoming-*, shared links, sync, final name. */
+static int
+deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
+    const struct release *cur, struct release *rel,
+    struct checkout_stats *st)
+{
+	const struct config *cfg = c->cfg;
+	struct checkout_opts o;
+	git_commit *basec = NULL;
+	git_oid basetree;
+	char hex[17], id[RELEASE_IDLEN];
+	int have_base = 0, rc = -1;
+
+	if (cur != NULL && strcmp(cur->build, rel->build) == 0 &&
+	    git_oid_fromstr(&basetree, cur->commit) == 0 &&
+	    git_commit_lookup(&basec, c->repo, &basetree) == 0) {
+		git_oid_cpy(&basetree, git_commit_tree_id(basec));
+		c->basefd = openat(c->releasesfd, cur->id, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		have_base = c->basefd != -1;
+	}
+	if (fs_random_hex(hex, 8) == -1) {
+		deploy_fail(c, "getting random bytes");
+		goto out;
+	}
+	snprintf(c->incoming, sizeof(c->incoming), ".incoming-%s", hex);
+	if (mkdirat(c->releasesfd, c->incoming, 0700) == -1 ||
+	    (c->rootfd = openat(c->releasesfd, c->incoming, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		deploy_fail(c, "creating a directory in '%s/releases'",
+		    cfg->path);
+		goto out;
+	}
+
+	memset(&o, 0, sizeof(o));
+	o.repo_path = c->req->repo_path;
+	o.cfg = cfg;
+	o.tree = git_tree_id(tree);
+	o.base_tree = have_base ? &basetree : NULL;
+	o.base_fd = have_base ? c->basefd : -1;
+	o.root_fd = c->rootfd;
+	o.uid = c->uid;
+	o.gid = c->gid;
+	o.threads = deploy_threads();
+	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
+	    checkout_shared(c->pathfd, c->rootfd, cfg, c->uid, c->gid, c->suid,
+	    c->sgid, c->err, sizeof(c->err)) == -1) {
+		c->syserr = errno;
+		goto out;
+	}
+	/* Everything on disk before the release gets a name. */
+	if (syncfs(c->rootfd) == -1) {
+		deploy_fail(c, "syncing '%s'", cfg->path);
+		goto out;
+	}
+	if ((c->uid != (uid_t)-1 && fchown(c->rootfd, c->uid, c->gid) == -1) ||
+	    fchmod(c->rootfd, cfg->dir_mode) == -1) {
+		deploy_fail(c, "setting owner of '%s'", c->incoming);
+		goto out;
+	}
+
+	rel->time = (int64_t)time(NULL);
+	rel->files = (long)(st->written + st->linked);
+	rel->serial = deploy_next_serial(c->pathfd);
+	if (deploy_pick_id(c->releasesfd, rel->time, git_oid_tostr_s(commit),
+	    id, sizeof(id)) == -1) {
+		deploy_fail(c, "naming the release in '%s/releases'",
+		    cfg->path);
+		goto out;
+	}
+	snprintf(rel->id, sizeof(rel->id), "%s", id);
+	/* Metadata first: a release never exists without it. */
+	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1) {
+		deploy_fail(c, "writing metadata in '%s/releases'",
+		    cfg->path);
+		goto out;
+	}
+	if (renameat(c->releasesfd, c->incoming, c->releasesfd, id) == -1 ||
+	    fsync(c->releasesfd) == -1) {
+		deploy_fail(c, "naming release '%s'", id);
+		goto out;
+	}
+	c->incoming[0] = '\0';
+	rc = 0;
+out:
+	git_commit_free(basec);
+	return rc;
+}
+
+static void
+deploy_close(struct deploy_ctx *c)
+{
+	if (c->rootfd != -1)
+		close(c->rootfd);
+	if (c->basefd != -1)
+		close(c->basefd);
+	if (c->incoming[0] != '\0')
+		(void)fs_remove_tree(c->releasesfd, c->incoming);
+	if (c->releasesfd != -1)
+		close(c->releasesfd);
+	lock_release(c->lockfd);
+	if (c->pathfd != -1)
+		close(c->pathfd);
+	git_repository_free(c->repo);
+}
+
+/*
+ * Step 8, pruning, runs after the pusher has the answer: like `git gc
+ * --auto`, a detached child does it.  It holds the deploy lock through the
+ * inherited open file description, so the next deploy waits for it.  It
+ * closes stdio, or git would wait for it before ending the push.
+ */
+static void
+deploy_prune(struct deploy_ctx *c)
+{
+	size_t pruned = 0;
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	if (pid > 0) {
+		close(c->lockfd);	/* the child's copy keeps the lock */
+		c->lockfd = -1;
+		return;
+	}
+	if (pid == 0) {
+		(void)setsid();
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		log_init("redeploy", c->cfg->syslog_tag, LOG_TO_SYSLOG,
+		    LOG_USER);
+	}
+	if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
+		log_warn("pruning old releases in '%s/releases'", c->cfg->path);
+	else if (pruned > 0 && pid == -1)
+		log_info("removed %zu old release%s", pruned,
+		    pruned == 1 ? "" : "s");
+}
+
+int
+deploy_run(const struct deploy_req *req)
+{
+	const struct config *cfg = req->cfg;
+	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
+	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+	struct release cur, rel;
+	struct checkout_stats st = { 0 };
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_oid oid;
+	char rev[300], short_sha[8], what[400], curid[RELEASE_IDLEN];
+	double t0 = deploy_now(), ms;
+	int have_cur = 0, rc = EXIT_DEPLOY;
+
+	memset(&rel, 0, sizeof(rel));
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
+	umask(022);
+
+	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		c.syserr = errno;
+		snprintf(c.err, sizeof(c.err), "deploy path '%s': %s (create "
+		    "it, owned by the repository's user)", cfg->path,
+		    strerror(errno));
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	snprintf(what, sizeof(what), "%s by %s", req->rev ? req->rev :
+	    cfg->branch, req->pusher);
+	if ((c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) == -1) {
+		deploy_fail(&c, "locking '%s/.lock'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if (mkdirat(c.pathfd, "releases", 0755) == 0 && c.uid != (uid_t)-1 &&
+	    fchownat(c.pathfd, "releases", c.uid, c.gid, AT_SYMLINK_NOFOLLOW))
+		log_warn("chown '%s/releases'", cfg->path);
+	if ((c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		deploy_fail(&c, "opening '%s/releases'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	t0 = deploy_now();	/* deploy work, not time spent waiting */
+	if (release_clean_debris(c.pathfd) == -1)
+		log_warn("removing what an interrupted deploy left in '%s'",
+		    cfg->path);
+
+	if (repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == -1)
+		goto out;
+	/* Under the lock: a waiting push deploys the newest tip. */
+	if (req->rev != NULL)
+		snprintf(rev, sizeof(rev), "%s", req->rev);
+	else
+		snprintf(rev, sizeof(rev), "refs/heads/%s", cfg->branch);
+	if (req->rev == NULL) {
+		git_reference *r = NULL;
+
+		if (git_reference_lookup(&r, c.repo, rev) != 0) {
+			log_info("%s does not exist: nothing to deploy, "
+			    "current release unchanged", rev);
+			rc = 0;
+			goto out;
+		}
+		git_reference_free(r);
+	}
+	if (repo_resolve(c.repo, rev, &oid, c.err, sizeof(c.err)) == -1)
+		goto out;
+	git_oid_tostr(short_sha, sizeof(short_sha), &oid);
+	if (git_commit_lookup(&commit, c.repo, &oid) != 0 ||
+	    git_commit_tree(&tree, commit) != 0) {
+		snprintf(c.err, sizeof(c.err), "reading commit %s: %s",
+		    short_sha, git_error_last() ? git_error_last()->message :
+		    "unknown error");
+		goto out;
+	}
+	if (release_current(c.pathfd, curid, sizeof(curid)) == 0 &&
+	    release_meta_read(c.releasesfd, curid, &cur) == 0)
+		have_cur = 1;
+	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
+		log_info("commit %s is already live (release %s): nothing to do",
+		    short_sha, cur.id);
+		rc = 0;
+		goto out;
+	}
+
+	snprintf(rel.commit, sizeof(rel.commit), "%s", git_oid_tostr_s(&oid));
+	snprintf(rel.ref, sizeof(rel.ref), "%s", req->ref ? req->ref : rev);
+	snprintf(rel.pusher, sizeof(rel.pusher), "%s", req->pusher);
+	snprintf(rel.result, sizeof(rel.result), "deployed");
+	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
+	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
+	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
+	    -1)
+		goto out;
+	if (release_switch(c.pathfd, rel.id, c.uid, c.gid) == -1) {
+		deploy_fail(&c, "switching '%s/current'", cfg->path);
+		if (c.syserr == EISDIR)
+			strncat(c.err, " ('current' is a directory: move it "
+			    "away once)", sizeof(c.err) - strlen(c.err) - 1);
+		goto out;
+	}
+	ms = deploy_now() - t0;
+	log_info("release %s live: %lu files (%lu written, %lu reused), "
+	    "%.0f ms", rel.id, st.written + st.linked, st.written, st.linked,
+	    ms);
+	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
+	    "files=%lu written=%lu reused=%lu ms=%.0f result=deployed", rel.id,
+	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
+	    st.written, st.linked, ms);
+	deploy_prune(&c);
+	rc = 0;
+out:
+	if (rc != 0 && c.err[0] != '\0') {
+		log_warnx("deploy failed: %s; current release unchanged (%s)",
+		    c.err, deploy_hint(c.syserr));
+		log_event(LOG_ERR, "deploy release=- commit=%s ref=%s pusher=%s "
+		    "ms=%.0f result=failed reason=\"%s\"", rel.commit[0] ?
+		    rel.commit : "-", req->ref ? req->ref : cfg->branch,
+		    req->pusher, deploy_now() - t0, c.err);
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+	deploy_close(&c);
+	return rc;
+}

@@ -1,0 +1,78 @@
+/*
+ * lock.c - one deploy at a time per path.
+ *
+ * An open-file-description lock (F_OFD_SETLKW) on PATH/.lock: the kernel
+ * drops it when the holder exits or is killed, so it never goes stale, and
+ * it is not tied to the pid.  The file's contents only say who holds it,
+ * for the "waiting for" line; they are never trusted for the locking.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "redeploy.h"
+
+static void
+lock_say_holder(int fd)
+{
+	char buf[512], what[256] = "";
+	long pid = 0;
+	long long since = 0;
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "pid=%ld since=%lld what=%255[^\n]", &pid, &since,
+	    what) == 3)
+		log_info("waiting for the deploy of %s (pid %ld, running "
+		    "%lld s)", what, pid, (long long)time(NULL) - since);
+	else
+		log_info("waiting for another deploy to finish");
+}
+
+int
+lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char info[512];
+	int fd, len;
+
+	fd = openat(pathfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1)
+		return -1;
+	/* A lock file made by root must stay usable by the owner. */
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1)
+		goto fail;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if (errno != EAGAIN && errno != EACCES)
+			goto fail;
+		lock_say_holder(fd);
+		while (fcntl(fd, F_OFD_SETLKW, &fl) == -1)
+			if (errno != EINTR)
+				goto fail;
+	}
+	len = snprintf(info, sizeof(info), "pid=%ld since=%lld what=%s\n",
+	    (long)getpid(), (long long)time(NULL), what);
+	if (ftruncate(fd, 0) == 0 && len > 0)
+		(void)pwrite(fd, info, (size_t)len, 0);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+void
+lock_release(int fd)
+{
+	if (fd != -1) {
+		(void)ftruncate(fd, 0);
+		close(fd);
+	}
+}

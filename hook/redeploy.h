@@ -1,0 +1,141 @@
+/*
+ * redeploy.h - the hook program: one section per file.
+ *
+ * Exit codes (doc/redeploy.1): 0 ok or nothing to do, 1 deploy failed,
+ * 2 usage or configuration error, 3 system error.
+ */
+#ifndef REDEPLOY_H
+#define REDEPLOY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <git2.h>
+
+#include "config.h"
+
+#define EXIT_DEPLOY	1
+#define EXIT_USAGE	2
+#define EXIT_SYSTEM	3
+
+#define ERRLEN		512
+#define RELEASE_IDLEN	64
+
+/* main.c */
+extern const char *redeploy_version;
+
+/* repo.c - the repository and where the config comes from */
+int	repo_open(git_repository **out, const char *path, char *err, size_t n);
+int	repo_git_dir(char *out, size_t n, char *err, size_t errlen);
+int	repo_config_path(const char *git_dir, char *out, size_t n);
+int	repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
+	    char *err, size_t n);
+
+/* refs.c - what a hook invocation says was pushed */
+enum refs_verdict {
+	REFS_DEPLOY = 0,	/* the configured branch was updated */
+	REFS_DELETED,		/* the configured branch was deleted */
+	REFS_IGNORE		/* nothing for us */
+};
+struct refs_update {
+	char	*ref;
+	int	 deleted;	/* known deleted (post-receive new = 0...0) */
+};
+struct refs {
+	struct refs_update *v;
+	size_t	 n;
+};
+int	refs_from_args(struct refs *r, int argc, char **argv);
+int	refs_from_lines(struct refs *r, const char *text, char *err, size_t n);
+enum refs_verdict refs_judge(const struct refs *r, const char *branch_ref);
+void	refs_free(struct refs *r);
+
+/* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
+int	lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid);
+void	lock_release(int fd);
+
+/* release.c - ids, metadata, listing, the current switch, pruning */
+struct release {
+	char	 id[RELEASE_IDLEN];
+	char	 commit[GIT_OID_HEXSZ + 1];
+	char	 ref[256];
+	char	 pusher[64];
+	char	 result[16];	/* deployed | failed */
+	char	 build[256];	/* modes and owner it was built with */
+	int64_t	 time;
+	long	 serial;	/* per path, increasing: orders releases */
+	long	 files;
+	int	 current;
+};
+struct release_list {
+	struct release *v;	/* newest first */
+	size_t	 n;
+};
+int	release_id_valid(const char *id);
+int	release_make_id(char *out, size_t n, int64_t when, const char *hex);
+int	release_meta_format(const struct release *r, char *buf, size_t n);
+int	release_meta_parse(struct release *r, const char *text);
+int	release_meta_read(int releasesfd, const char *id, struct release *r);
+int	release_meta_write(int releasesfd, const struct release *r, uid_t uid,
+	    gid_t gid);
+int	release_current(int pathfd, char *id, size_t n);
+int	release_list(int pathfd, struct release_list *out);
+void	release_list_free(struct release_list *l);
+int	release_switch(int pathfd, const char *id, uid_t uid, gid_t gid);
+int	release_prune_plan(const struct release_list *l, int keep,
+	    unsigned char *doomed);
+int	release_prune(int pathfd, int keep, size_t *removed);
+int	release_clean_debris(int pathfd);
+
+/* vet.c - names and symlink targets from a pushed tree */
+int	vet_name(const char *name);
+int	vet_symlink(git_repository *repo, const git_tree *root,
+	    const char *linkpath, const char *target,
+	    const struct config_list *shared, char *err, size_t n);
+int	vet_is_shared(const struct config_list *shared, const char *path);
+int	vet_under_shared(const struct config_list *shared, const char *path);
+
+/* checkout.c - write a commit's tree into a fresh directory */
+struct checkout_stats {
+	unsigned long	written;	/* files written from the object store */
+	unsigned long	linked;		/* unchanged files reused (hard links) */
+	unsigned long	dirs;
+	unsigned long	links;		/* symlinks */
+	unsigned long long bytes;
+};
+struct checkout_opts {
+	const char	*repo_path;	/* absolute path of the bare repository */
+	const struct config *cfg;
+	const git_oid	*tree;		/* what to write */
+	const git_oid	*base_tree;	/* what base_fd holds, or NULL */
+	int		 base_fd;	/* previous release to reuse, or -1 */
+	int		 root_fd;	/* the empty directory to fill */
+	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
+	gid_t		 gid;
+	int		 threads;
+};
+int	checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
+	    char *err, size_t n);
+int	checkout_shared(int pathfd, int root_fd, const struct config *cfg,
+	    uid_t uid, gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n);
+
+/* deploy.c - lock, check out, switch, prune, report */
+struct deploy_req {
+	const struct config *cfg;
+	const char	*repo_path;	/* absolute */
+	const char	*rev;		/* NULL: the branch tip (read under lock) */
+	const char	*ref;		/* what the pusher pushed, for metadata */
+	const char	*pusher;
+};
+int	deploy_run(const struct deploy_req *req);
+int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
+	    char *err, size_t n);
+
+/* install.c */
+int	install_hook(const char *repo, const char *config_path,
+	    const char *self);
+
+/* check.c */
+int	check_run(const struct config *cfg);
+
+#endif

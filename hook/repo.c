@@ -1,0 +1,105 @@
+/*
+ * repo.c - the bare repository, opened by explicit absolute path.
+ *
+ * Nothing from the environment is trusted beyond the hook's GIT_DIR, which
+ * is made absolute once; libgit2 never sees the other GIT_* variables.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redeploy.h"
+
+static const char *
+repo_giterr(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+int
+repo_open(git_repository **out, const char *path, char *err, size_t n)
+{
+	*out = NULL;
+	if (git_repository_open_bare(out, path) != 0) {
+		snprintf(err, n, "cannot open repository '%s': %s", path,
+		    repo_giterr());
+		return -1;
+	}
+	return 0;
+}
+
+/* The hook's repository: GIT_DIR (often ".") made absolute. */
+int
+repo_git_dir(char *out, size_t n, char *err, size_t errlen)
+{
+	const char *gd = getenv("GIT_DIR");
+	char *abs;
+
+	if (gd == NULL || *gd == '\0') {
+		snprintf(err, errlen, "GIT_DIR is not set: 'hook' runs from a "
+		    "git hook (use 'redeploy deploy' by hand)");
+		return -1;
+	}
+	if ((abs = realpath(gd, NULL)) == NULL) {
+		snprintf(err, errlen, "GIT_DIR '%s': %s", gd, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(out, n, "%s", abs) >= n) {
+		snprintf(err, errlen, "GIT_DIR '%s': path too long", gd);
+		free(abs);
+		return -1;
+	}
+	free(abs);
+	return 0;
+}
+
+/* `git config redeploy.config` of the repository itself, if set. */
+int
+repo_config_path(const char *git_dir, char *out, size_t n)
+{
+	git_config *cfg = NULL;
+	git_buf buf = { 0 };
+	char file[PATH_MAX];
+	int rc = -1;
+
+	if ((size_t)snprintf(file, sizeof(file), "%s/config", git_dir) >=
+	    sizeof(file))
+		return -1;
+	if (git_config_open_ondisk(&cfg, file) != 0)
+		return -1;
+	if (git_config_get_string_buf(&buf, cfg, "redeploy.config") == 0 &&
+	    (size_t)snprintf(out, n, "%s", buf.ptr) < n)
+		rc = 0;
+	git_buf_dispose(&buf);
+	git_config_free(cfg);
+	return rc;
+}
+
+int
+repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
+    char *err, size_t n)
+{
+	git_object *obj = NULL, *peeled = NULL;
+	int rc = -1;
+
+	if (git_revparse_single(&obj, repo, rev) != 0) {
+		snprintf(err, n, "unknown revision '%s': %s", rev,
+		    repo_giterr());
+		goto out;
+	}
+	if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) != 0) {
+		snprintf(err, n, "'%s' is not a commit: %s", rev,
+		    repo_giterr());
+		goto out;
+	}
+	git_oid_cpy(commit, git_object_id(peeled));
+	rc = 0;
+out:
+	git_object_free(peeled);
+	git_object_free(obj);
+	return rc;
+}
