@@ -1,0 +1,394 @@
+# shellcheck shell=bash
+# tests/e2e/lib.sh - sourced by every end-to-end test, in the style of git's
+# t/test-lib.sh: a scratch directory, a bare repository with the real hook
+# installed by `redeploy install-hook`, real `git push`, TAP output.
+#
+#   test_expect "what it shows" function_name   runs the function under set -e
+#   test_skip "what it shows" "why"
+#   test_done                                   ends the script
+#
+# Sanitizer reports of any redeploy process (also the ones git runs as a
+# hook, whose exit status git ignores) land in $T/san and fail the test.
+set -u
+
+: "${REDEPLOY:?REDEPLOY must name the redeploy binary}"
+: "${TEST_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/redeploy-$TEST_NAME.XXXXXX") || exit 3
+mkdir -p "$T/san" "$T/home"
+export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=1"
+export UBSAN_OPTIONS="log_path=$T/san/ubsan:print_stacktrace=1:halt_on_error=1"
+export HOME=$T/home
+export GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=tester GIT_AUTHOR_EMAIL=tester@example.invalid
+export GIT_COMMITTER_NAME=tester GIT_COMMITTER_EMAIL=tester@example.invalid
+export GIT_AUTHOR_DATE='1700000000 +0000' GIT_COMMITTER_DATE='1700000000 +0000'
+git config --global init.defaultBranch master
+git config --global advice.detachedHead false
+unset REDEPLOY_CONFIG GIT_DIR GIT_WORK_TREE
+
+test_count=0
+test_failed=0
+
+# The commands live in a file, not a variable: test functions run in a
+# subshell, where changes to a variable are lost when the test ends.
+at_exit() {	# COMMAND: run when the script ends, last registered first
+	printf '%s\0' "$*" >>"$T/at_exit"
+}
+
+run_cleanup() {
+	local i cmds=()
+	[ -f "$T/at_exit" ] && mapfile -d '' cmds <"$T/at_exit"
+	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+		eval "${cmds[i]}" >/dev/null 2>&1 || true
+	done
+	if [ -z "${TEST_KEEP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# kept $T"
+	fi
+}
+trap run_cleanup EXIT
+
+is_root() {
+	[ "$(id -u)" -eq 0 ]
+}
+
+test_expect() {	# DESCRIPTION FUNCTION
+	local desc=$1 fn=$2 rc
+	test_count=$((test_count + 1))
+	(set -e; "$fn") >"$T/out.$test_count" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! compgen -G "$T/san/*" >/dev/null; then
+		echo "ok $test_count - $desc"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $desc"
+		sed 's/^/#   /' "$T/out.$test_count"
+		if compgen -G "$T/san/*" >/dev/null; then
+			echo "#   sanitizer reports:"
+			cat "$T"/san/* | sed 's/^/#   /'
+			rm -f "$T"/san/*
+		fi
+	fi
+}
+
+test_skip() {	# DESCRIPTION REASON
+	test_count=$((test_count + 1))
+	echo "SKIP $1: $2"
+	echo "ok $test_count # SKIP $1: $2"
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit
+}
+
+fail() {	# MESSAGE: fail the current test with a reason
+	echo "FAIL: $*" >&2
+	return 1
+}
+
+# Wait up to $2 seconds (default 10) for the command in $1 to succeed.
+wait_for() {
+	local deadline=$((SECONDS + ${2:-10}))
+	until eval "$1"; do
+		[ "$SECONDS" -lt "$deadline" ] || { fail "timed out: $1"; return 1; }
+		sleep 0.01
+	done
+}
+
+# --- the scenario: a bare repository, the hook, a clone to push from ---
+
+LIVE=$T/live
+REPO=$T/site.git
+WORK=$T/work
+CONFIG=$T/redeploy.ini
+
+# Run as root, redeploy needs an owner for the releases (never root): the
+# tests use nobody unless the extra lines name one.
+write_config() {	# [EXTRA DEPLOY LINES...]
+	{
+		echo "[deploy]"
+		echo "repository = $REPO"
+		echo "path = $LIVE"
+		echo "branch = master"
+		local l owner=
+		for l in "$@"; do
+			echo "$l"
+			case "$l" in owner[\ =]*) owner=1 ;; esac
+		done
+		if is_root && [ -z "$owner" ]; then
+			echo "owner = nobody"
+		fi
+	} >"$CONFIG"
+}
+
+setup_repo() {	# [EXTRA DEPLOY LINES...]: bare repo + hook + clone + config
+	mkdir -p "$LIVE"
+	git init -q --bare "$REPO"
+	write_config "$@"
+	"$REDEPLOY" install-hook -c "$CONFIG" "$REPO" >/dev/null
+	git init -q "$WORK"
+	git -C "$WORK" remote add origin "$REPO"
+}
+
+# A small site: nested directories, an executable and an inside symlink.
+make_site() {	# VERSION
+	mkdir -p "$WORK/css" "$WORK/bin" "$WORK/deep/er/est"
+	echo "<h1>version $1</h1>" >"$WORK/index.html"
+	echo "body { color: black }" >"$WORK/css/site.css"
+	printf '#!/bin/sh\necho hi\n' >"$WORK/bin/run"
+	chmod 755 "$WORK/bin/run"
+	echo "deep $1" >"$WORK/deep/er/est/file.txt"
+	ln -sfn ../css/site.css "$WORK/bin/style.css"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "version $1"
+}
+
+# Wait until no deploy holds $LIVE/.lock: pruning runs in a detached child
+# after the push has returned, holding the lock (a POSIX lock conflicts
+# with redeploy's open-file-description lock, so lockf blocks until then).
+wait_unlocked() {
+	[ -f "$LIVE/.lock" ] && [ ! -L "$LIVE/.lock" ] || return 0
+	timeout 60 python3 -c 'import fcntl, sys
+f = open(sys.argv[1], "rb+")
+fcntl.lockf(f, fcntl.LOCK_EX)' "$LIVE/.lock"
+}
+
+push() {	# [GIT PUSH ARGS...]: push master; output in $T/push.out
+	local rc=0
+	git -C "$WORK" push -q origin "${@:-HEAD:master}" >"$T/push.out" 2>&1 ||
+		rc=$?
+	wait_unlocked
+	return "$rc"
+}
+
+# redeploy by hand, then wait for its pruning like push does.
+redeploy() {
+	local rc=0
+	"$REDEPLOY" "$@" || rc=$?
+	wait_unlocked
+	return "$rc"
+}
+
+# The commit the live release was made from, from its metadata.
+live_commit() {
+	local id
+	id=$(readlink "$LIVE/current") || return 1
+	sed -n 's/^commit=//p' "$LIVE/releases/${id#releases/}.meta"
+}
+
+# Assert the live release equals `git archive COMMIT` byte for byte, with
+# the configured modes (default 0755 dirs, 0644 files, 0755 executables).
+assert_live_is() {	# COMMIT [DIR_MODE FILE_MODE EXEC_MODE]
+	local c=$1 dm=${2:-755} fm=${3:-644} xm=${4:-755} exp=$T/expect.$$
+	rm -rf "$exp" && mkdir "$exp"
+	git -C "$REPO" archive "$c" | tar -x -C "$exp"
+	diff -r --no-dereference "$exp" "$LIVE/current/" ||
+		fail "live release differs from git archive $c"
+	local bad
+	bad=$(cd "$LIVE/current/" && find . -type d ! -perm "$dm" -print)
+	[ -z "$bad" ] || fail "directories not $dm: $bad"
+	# executables in git are exactly the ones with +x in the archive
+	bad=$(cd "$exp" && find . -type f -perm -u+x -print | while read -r f; do
+		[ "$(stat -c %a "$LIVE/current/$f")" = "$xm" ] || echo "$f"; done)
+	[ -z "$bad" ] || fail "executables not $xm: $bad"
+	bad=$(cd "$exp" && find . -type f ! -perm -u+x -print | while read -r f; do
+		[ "$(stat -c %a "$LIVE/current/$f")" = "$fm" ] || echo "$f"; done)
+	[ -z "$bad" ] || fail "files not $fm: $bad"
+	[ "$(live_commit)" = "$(git -C "$REPO" rev-parse "$c^{commit}")" ] ||
+		fail "metadata commit is not $c"
+	rm -rf "$exp"
+}
+
+# Release directories (dot entries are work in progress, not releases).
+count_releases() {
+	find "$LIVE/releases" -mindepth 1 -maxdepth 1 -type d ! -name '.*' |
+		wc -l
+}
+
+# --- helpers for the t1xxx scripts ---
+
+# A fresh scenario for one test, so that tests do not depend on each other.
+new_repo() {	# [EXTRA DEPLOY LINES...]
+	rm -rf "$LIVE" "$REPO" "$WORK"
+	setup_repo "$@"
+}
+
+# The id of the release `current` points at.
+live_id() {
+	local t
+	if ! t=$(readlink "$LIVE/current"); then
+		fail "no current link in $LIVE; the last push said:
+$(sed 's/^/| /' "$T/push.out" 2>/dev/null)"
+		return 1
+	fi
+	basename "$t"
+}
+
+# Fail unless FILE (default: the last push's output) contains STRING.
+output_has() {	# STRING [FILE]
+	local f=${2:-$T/push.out}
+	grep -qF -- "$1" "$f" && return 0
+	fail "expected '$1' in $f, which says:
+$(sed 's/^/| /' "$f")"
+}
+
+output_lacks() {	# STRING [FILE]
+	local f=${2:-$T/push.out}
+	grep -qF -- "$1" "$f" || return 0
+	fail "did not expect '$1' in $f, which says:
+$(sed 's/^/| /' "$f")"
+}
+
+# Fail unless `current` still points at release ID.
+assert_current() {	# ID
+	local now
+	now=$(live_id) || { fail "no current link in $LIVE"; return 1; }
+	[ "$now" = "$1" ] || fail "current is '$now', expected '$1'"
+}
+
+# Fail if work in progress of a deploy is left in releases/.
+assert_no_debris() {
+	local d
+	d=$(find "$LIVE/releases" -mindepth 1 -maxdepth 1 -name '.incoming-*' \
+		2>/dev/null)
+	[ -z "$d" ] || fail "work in progress left behind: $d"
+}
+
+# Fail unless release ID holds exactly `git archive` of the commit its
+# metadata names, and says it was deployed.
+assert_release_complete() {	# ID
+	local meta=$LIVE/releases/$1.meta c exp=$T/expect-release
+	c=$(sed -n 's/^commit=//p' "$meta") || true
+	[ -n "$c" ] || { fail "no commit= in $meta"; return 1; }
+	grep -qx 'result=deployed' "$meta" || fail "$meta: no result=deployed"
+	rm -rf "$exp" && mkdir "$exp"
+	git -C "$REPO" archive "$c" | tar -x -C "$exp"
+	diff -r --no-dereference "$exp" "$LIVE/releases/$1" ||
+		fail "release $1 differs from git archive $c"
+	local want got
+	want=$(cd "$exp" && find . -type f -perm -u+x | sort)
+	got=$(cd "$LIVE/releases/$1" && find . -type f -perm -u+x | sort)
+	[ "$want" = "$got" ] ||
+		fail "release $1 has executables '$got', git archive $c has '$want'"
+	rm -rf "$exp"
+}
+
+# Write FILE (relative to the work clone) with CONTENT and commit it.
+commit_file() {	# FILE CONTENT
+	mkdir -p "$(dirname "$WORK/$1")"
+	printf '%s\n' "$2" >"$WORK/$1"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "$1: $2"
+}
+
+# Write a tree object with exactly these entries, names unchecked (hostile
+# trees that git mktree refuses); prints its id.  Give entries sorted.
+raw_tree() {	# MODE NAME ID [MODE NAME ID...]
+	while [ $# -ge 3 ]; do
+		printf '%s %s\0' "$1" "$2"
+		printf '%b' "$(printf '%s' "$3" | sed 's/../\\x&/g')"
+		shift 3
+	done | git -C "$WORK" hash-object -t tree -w --literally --stdin
+}
+
+# Commit TREE on top of the work clone's HEAD; prints the commit id.
+commit_tree() {	# TREE [MESSAGE]
+	git -C "$WORK" commit-tree "$1" -p HEAD -m "${2:-tree $1}"
+}
+
+# Run redeploy with ARGS (stdout in $T/cmd.out, stderr in $T/cmd.err) and
+# fail unless it exits with STATUS.  A hang counts as a failure.
+expect_exit() {	# STATUS ARGS...
+	local want=$1 rc=0
+	shift
+	timeout -k 5 120 "$REDEPLOY" "$@" >"$T/cmd.out" 2>"$T/cmd.err" \
+		</dev/null || rc=$?
+	wait_unlocked
+	[ "$rc" -eq "$want" ] && return 0
+	fail "redeploy $* exited $rc, expected $want; stdout:
+$(sed 's/^/| /' "$T/cmd.out")
+stderr:
+$(sed 's/^/| /' "$T/cmd.err")"
+}
+
+# Hold the deploy lock on $LIVE/.lock, both fcntl and flock kinds, until
+# release_lock; sets LOCK_PID.
+hold_lock() {
+	rm -f "$T/locked"
+	python3 -c '
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+signal.pause()
+' "$LIVE/.lock" "$T/locked" </dev/null >/dev/null 2>&1 &
+	LOCK_PID=$!
+	# only if it is still ours when the script ends (pids are reused)
+	at_exit "grep -qaF '$T/locked' /proc/$LOCK_PID/cmdline && kill $LOCK_PID"
+	wait_for "[ -e '$T/locked' ]"
+}
+
+release_lock() {
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" 2>/dev/null || true
+}
+
+# assert_live_is, first checking that COMMIT is the live one at all and
+# showing the last push's output when it is not.
+assert_deployed() {	# COMMIT [DIR_MODE FILE_MODE EXEC_MODE]
+	local want got
+	want=$(git -C "$REPO" rev-parse "$1^{commit}") || return 1
+	got=$(live_commit 2>/dev/null) || true
+	[ "$got" = "$want" ] || {
+		fail "live commit is '$got', expected $1 = $want; the last push said:
+$(sed 's/^/| /' "$T/push.out" 2>/dev/null)"
+		return 1
+	}
+	assert_live_is "$@"
+}
+
+# --- syslog: a real rsyslogd with a private config on /dev/log ---
+# glibc's syslog() only talks to /dev/log, so the test needs root and must
+# not take over a /dev/log that already exists (someone else's logger).
+SYSLOG_FILE=$T/syslog
+
+syslog_unavailable() {	# prints why syslog tests cannot run, if so
+	if ! is_root; then
+		echo "needs root"
+	elif [ -e /dev/log ]; then
+		echo "/dev/log exists and is not ours to take over"
+	elif ! command -v rsyslogd >/dev/null; then
+		echo "needs rsyslogd"
+	fi
+}
+
+start_rsyslog() {
+	mkdir -p "$T/rsyslog"
+	cat >"$T/rsyslog/rsyslog.conf" <<CONF
+global(workDirectory="$T/rsyslog")
+module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
+template(name="lines" type="string"
+	string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\n")
+*.* action(type="omfile" file="$SYSLOG_FILE" template="lines")
+CONF
+	: >"$SYSLOG_FILE"
+	rsyslogd -n -f "$T/rsyslog/rsyslog.conf" -i "$T/rsyslog/pid" &
+	local pid=$!
+	at_exit "kill $pid; wait $pid; rm -f /dev/log"
+	# shellcheck disable=SC2016 # wait_for evaluates it
+	wait_for '[ -S /dev/log ] && grep -q "rsyslogd:.*start" "$SYSLOG_FILE"'
+}
+
+wait_syslog() {	# PATTERN: wait for a matching line in the captured syslog
+	local deadline=$((SECONDS + 10))
+	until grep -q -- "$1" "$SYSLOG_FILE"; do
+		[ "$SECONDS" -lt "$deadline" ] ||
+			{ fail "no syslog line matches: $1"; return 1; }
+		sleep 0.01
+	done
+}
