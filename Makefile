@@ -37,7 +37,7 @@ pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconf
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS)
 
-COMMON_SRC = common/log.c common/fsutil.c conf/config.c
+COMMON_SRC = common/log.c common/fsutil.c conf/config.c conf/value.c
 HOOK_SRC = $(wildcard hook/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 

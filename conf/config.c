@@ -12,27 +12,27 @@
  * calls the reader and then the handler for that same line, so the line
  * number the reader counted is the one the handler reports.
  *
+ * What one value means is value.c's to decide; a setter here stores the
+ * result and puts key, file and line into the message.
+ *
  * Rules: the first error wins and stops the parse; a message is one line,
  * "FILE:LINE: ..." or "FILE: ...", and names the key; nothing the user
  * wrote is silently replaced by a default; on error nothing is returned.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <ini.h>
 
 #include "config.h"
+#include "value.h"
 
-#define TAG_MAX		32	/* syslog_tag, log_tag */
 #define SECONDS_MAX	3600.0	/* every duration key */
 #define KEYS_MAX	16	/* keys in the largest section */
 
@@ -127,15 +127,6 @@ static const struct section {
 	[SEC_SERVICE] =	{ "service", service_keys, NELEM(service_keys) },
 };
 
-static const struct {
-	const char	*name;
-	int		 signo;
-} signals[] = {
-	{ "TERM", SIGTERM }, { "INT", SIGINT }, { "HUP", SIGHUP },
-	{ "QUIT", SIGQUIT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
-};
-
 static int	loader_error(struct loader *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -184,155 +175,6 @@ store(struct loader *ld, char **field, const char *s)
 	free(*field);
 	*field = copy;
 	return 0;
-}
-
-/* Append s to a NULL-terminated list; takes s, which is freed on error. */
-static int
-list_add(struct loader *ld, struct config_list *l, char *s)
-{
-	char	**v;
-
-	if ((v = reallocarray(l->v, l->n + 2, sizeof(*v))) == NULL) {
-		free(s);
-		return loader_error(ld, ld->lineno, "%s", strerror(errno));
-	}
-	v[l->n++] = s;
-	v[l->n] = NULL;
-	l->v = v;
-	return 0;
-}
-
-static void
-list_free(struct config_list *l)
-{
-	size_t	 i;
-
-	if (l->v != NULL)
-		for (i = 0; i < l->n; i++)
-			free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* Digits only, so no sign, space or base prefix sneaks past strtol. */
-static int
-parse_long(const char *s, long min, long max, long *out)
-{
-	const char	*p;
-	char		*end;
-	long		 v;
-
-	if (*s == '\0')
-		return -1;
-	for (p = s; *p != '\0'; p++)
-		if (!isdigit((unsigned char)*p))
-			return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno == ERANGE || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-config_parse_mode(const char *s, mode_t max, mode_t *out)
-{
-	mode_t	 v = 0, d;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '7')
-			return -1;
-		d = (mode_t)(*s - '0');
-		if (v > (max - d) / 8 || v * 8 + d > max)
-			return -1;
-		v = v * 8 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * Plain decimal notation only ("10", "0.5"): no sign, exponent, hex,
- * "inf" or "nan", which strtod would all take.  strtod reads '.' as the
- * decimal point while LC_NUMERIC is "C", as it is unless a program calls
- * setlocale(3).
- */
-int
-config_parse_seconds(const char *s, double max, double *out)
-{
-	const char	*p;
-	char		*end;
-	double		 v;
-	int		 dots = 0, digits = 0;
-
-	if (s == NULL)
-		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '.')
-			dots++;
-		else if (isdigit((unsigned char)*p))
-			digits++;
-		else
-			return -1;
-	}
-	if (digits == 0 || dots > 1)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno == ERANGE || isnan(v) ||
-	    isinf(v) || v <= 0 || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-config_parse_bool(const char *s, int *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-	size_t	 i;
-
-	if (s == NULL)
-		return -1;
-	for (i = 0; i < NELEM(yes); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int
-config_parse_signal(const char *s, int *out)
-{
-	const char	*name;
-	long		 n;
-	size_t		 i;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	if (parse_long(s, 1, 64, &n) == 0) {
-		*out = (int)n;
-		return 0;
-	}
-	name = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
-	for (i = 0; i < NELEM(signals); i++) {
-		if (strcasecmp(name, signals[i].name) == 0) {
-			*out = signals[i].signo;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 /* Classic two-row Levenshtein distance; b is a key name, short. */
@@ -410,22 +252,11 @@ set_abspath(struct loader *ld, const struct keydef *kd, void *field,
 	return store(ld, field, v);
 }
 
-/*
- * User and group names are resolved later, by the program that needs
- * them and with the privileges it has; here we only refuse what can never
- * be a name, so a typo is reported with its line.
- */
 static int
 set_name(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	const char	*p;
-
-	for (p = v; *p != '\0'; p++)
-		if (isspace((unsigned char)*p) || *p == ':' || *p == '/')
-			return loader_error(ld, ld->lineno,
-			    "%s '%s' is not a user or group name", kd->name, v);
-	if (v[0] == '-')
+	if (value_name(v) == -1)
 		return loader_error(ld, ld->lineno,
 		    "%s '%s' is not a user or group name", kd->name, v);
 	return store(ld, field, v);
@@ -441,36 +272,11 @@ set_owner(struct loader *ld, const struct keydef *kd, void *field,
 	return set_name(ld, kd, field, v);
 }
 
-/* git check-ref-format's rules for one branch name (refs/heads/NAME). */
-static int
-branch_valid(const char *b)
-{
-	const char	*p;
-	size_t		 len = strlen(b);
-
-	if (len == 0 || b[0] == '-' || b[0] == '/' || b[0] == '.' ||
-	    b[len - 1] == '/' || b[len - 1] == '.' || strcmp(b, "@") == 0)
-		return 0;
-	if (strstr(b, "..") != NULL || strstr(b, "@{") != NULL ||
-	    strstr(b, "//") != NULL || strstr(b, "/.") != NULL)
-		return 0;
-	for (p = b; *p != '\0'; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f ||
-		    strchr("~^:?*[\\", *p) != NULL)
-			return 0;
-		/* No component may end in ".lock". */
-		if ((p[1] == '/' || p[1] == '\0') && p - b >= 4 &&
-		    strncmp(p - 4, ".lock", 5) == 0)
-			return 0;
-	}
-	return 1;
-}
-
 static int
 set_branch(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	if (!branch_valid(v))
+	if (value_branch(v) == -1)
 		return loader_error(ld, ld->lineno, "branch '%s' is not a "
 		    "valid branch name (see git-check-ref-format(1))", v);
 	return store(ld, field, v);
@@ -482,7 +288,7 @@ set_int(struct loader *ld, const struct keydef *kd, void *field,
 {
 	long	 n;
 
-	if (parse_long(v, 0, kd->max, &n) == -1)
+	if (value_long(v, 0, kd->max, &n) == -1)
 		return loader_error(ld, ld->lineno,
 		    "%s '%s' is not a whole number from 0 to %ld", kd->name, v,
 		    kd->max);
@@ -494,7 +300,7 @@ static int
 set_mode(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	if (config_parse_mode(v, (mode_t)kd->max, field) == -1)
+	if (value_mode(v, (mode_t)kd->max, field) == -1)
 		return loader_error(ld, ld->lineno,
 		    "%s '%s' is not an octal mode from 0 to %#lo", kd->name, v,
 		    (unsigned long)kd->max);
@@ -505,185 +311,47 @@ static int
 set_symlinks(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	enum config_symlinks	*sl = field;
-
-	if (strcmp(v, "inside") == 0)
-		*sl = SYMLINKS_INSIDE;
-	else if (strcmp(v, "any") == 0)
-		*sl = SYMLINKS_ANY;
-	else
+	if (value_symlinks(v, field) == -1)
 		return loader_error(ld, ld->lineno,
 		    "symlinks '%s' must be inside or any", v);
 	return 0;
 }
 
-/* syslog tags: short and plain, so they read well in every log line. */
 static int
 set_tag(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	size_t	 len = strlen(v);
-
-	if (len > TAG_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
+	if (value_tag(v) == -1)
 		return loader_error(ld, ld->lineno, "%s '%s' must be 1 to %d "
 		    "of the characters A-Z a-z 0-9 _ . -", kd->name, v,
-		    TAG_MAX);
+		    VALUE_TAG_MAX);
 	return store(ld, field, v);
-}
-
-/*
- * Normalise one shared path: drop empty and "." components, refuse
- * absolute paths and "..", which would let a release link outside
- * <path>/shared.
- */
-static int
-shared_one(struct loader *ld, const char *word, size_t wlen, char **out)
-{
-	const char	*p = word, *end = word + wlen, *c;
-	char		*norm = NULL;
-	size_t		 n = 0, clen;
-
-	*out = NULL;
-	if (word[0] == '/')
-		return loader_error(ld, ld->lineno, "shared path '%.*s' is "
-		    "absolute (give it relative to the release)", (int)wlen,
-		    word);
-	if ((norm = malloc(wlen + 1)) == NULL)
-		return loader_error(ld, ld->lineno, "%s", strerror(errno));
-	while (p < end) {
-		for (c = p; c < end && *c != '/'; c++)
-			;
-		clen = (size_t)(c - p);
-		if (clen == 2 && p[0] == '.' && p[1] == '.') {
-			free(norm);
-			return loader_error(ld, ld->lineno, "shared path "
-			    "'%.*s' must not contain '..'", (int)wlen, word);
-		}
-		if (clen > 0 && !(clen == 1 && p[0] == '.')) {
-			if (n > 0)
-				norm[n++] = '/';
-			memcpy(norm + n, p, clen);
-			n += clen;
-		}
-		if (c == end)
-			break;
-		p = c + 1;
-	}
-	if (n == 0) {
-		free(norm);
-		return loader_error(ld, ld->lineno, "shared path '%.*s' names "
-		    "the release itself", (int)wlen, word);
-	}
-	norm[n] = '\0';
-	*out = norm;
-	return 0;
-}
-
-/* 1 when a is b or a directory above b. */
-static int
-path_covers(const char *a, const char *b)
-{
-	size_t	 la = strlen(a);
-
-	return strncmp(a, b, la) == 0 && (b[la] == '\0' || b[la] == '/');
 }
 
 static int
 set_shared(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	struct config_list	*l = field;
-	const char		*p = v;
-	char			*norm;
-	size_t			 wlen, i;
-	int			 dup;
+	char	 msg[CONFIG_ERRLEN];
 
-	for (;;) {
-		p += strspn(p, " \t");
-		if (*p == '\0')
-			break;
-		wlen = strcspn(p, " \t");
-		if (shared_one(ld, p, wlen, &norm) == -1)
-			return -1;
-		dup = 0;
-		for (i = 0; i < l->n; i++) {
-			if (strcmp(l->v[i], norm) == 0) {
-				dup = 1;
-				break;
-			}
-			/* A link inside a linked directory would write
-			 * through it into shared/. */
-			if (path_covers(l->v[i], norm) ||
-			    path_covers(norm, l->v[i])) {
-				loader_error(ld, ld->lineno, "shared path '%s' "
-				    "overlaps shared path '%s' (list only the "
-				    "outer one)", norm, l->v[i]);
-				free(norm);
-				return -1;
-			}
-		}
-		if (dup)
-			free(norm);
-		else if (list_add(ld, l, norm) == -1)
-			return -1;
-		p += wlen;
-	}
+	if (value_shared(v, field, msg, sizeof(msg)) == -1)
+		return loader_error(ld, ld->lineno, "%s", msg);
 	return 0;
 }
 
-/* Digits only, min..65535. */
-static int
-parse_port(const char *s, long min, int *out)
-{
-	long	 n;
-
-	if (parse_long(s, min, 65535, &n) == -1)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-/*
- * The endpoint restarts the service for anyone who has the token and can
- * connect, so it listens on loopback only: the three spellings below and
- * nothing else.
- */
 static int
 set_listen(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	static const struct {
-		const char	*prefix;
-		const char	*host;
-	} forms[] = {
-		{ "127.0.0.1:", "127.0.0.1" },
-		{ "[::1]:", "::1" },
-		{ "localhost:", "localhost" },
-	};
 	struct config	*cfg = ld->cfg;
-	size_t		 i, plen;
+	const char	*host;
+	char		 msg[CONFIG_ERRLEN];
 	int		 port;
 
-	for (i = 0; i < NELEM(forms); i++) {
-		plen = strlen(forms[i].prefix);
-		if (strncmp(v, forms[i].prefix, plen) == 0)
-			break;
-		/* The host alone: say what is missing. */
-		if (strncmp(v, forms[i].prefix, plen - 1) == 0 &&
-		    v[plen - 1] == '\0')
-			return loader_error(ld, ld->lineno, "listen '%s' has "
-			    "no port (use HOST:PORT, such as 127.0.0.1:8421)",
-			    v);
-	}
-	if (i == NELEM(forms))
-		return loader_error(ld, ld->lineno, "listen '%s' is not a "
-		    "loopback address (use 127.0.0.1, [::1] or localhost)", v);
-	if (parse_port(v + plen, 0, &port) == -1)
-		return loader_error(ld, ld->lineno,
-		    "listen '%s' has a bad port (use 0 to 65535)", v);
+	if (value_listen(v, &host, &port, msg, sizeof(msg)) == -1)
+		return loader_error(ld, ld->lineno, "%s", msg);
 	if (store(ld, field, v) == -1 ||
-	    store(ld, &cfg->listen_host, forms[i].host) == -1)
+	    store(ld, &cfg->listen_host, host) == -1)
 		return -1;
 	cfg->listen_port = port;
 	return 0;
@@ -693,7 +361,7 @@ static int
 set_bool(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	if (config_parse_bool(v, field) == -1)
+	if (value_bool(v, field) == -1)
 		return loader_error(ld, ld->lineno,
 		    "%s '%s' must be yes or no", kd->name, v);
 	return 0;
@@ -703,7 +371,7 @@ static int
 set_signal(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	if (config_parse_signal(v, field) == -1)
+	if (value_signal(v, field) == -1)
 		return loader_error(ld, ld->lineno, "%s '%s' is not a signal "
 		    "(use TERM, INT, HUP, QUIT, KILL, USR1, USR2, WINCH or a "
 		    "number from 1 to 64)", kd->name, v);
@@ -714,62 +382,10 @@ static int
 set_seconds(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	if (config_parse_seconds(v, SECONDS_MAX, field) == -1)
+	if (value_seconds(v, SECONDS_MAX, field) == -1)
 		return loader_error(ld, ld->lineno, "%s '%s' is not a number "
 		    "of seconds above 0 and at most %g", kd->name, v,
 		    SECONDS_MAX);
-	return 0;
-}
-
-/*
- * HOST:PORT for ready: an IPv6 literal in brackets, or an IPv4 literal or
- * host name.  defport < 0 makes the port required.  *host is allocated.
- */
-static int
-parse_hostport(const char *s, size_t len, int defport, char **host,
-    int *port)
-{
-	const char	*h = s, *colon = NULL, *p;
-	char		 portbuf[8];
-	size_t		 hlen;
-
-	*host = NULL;
-	if (len > 0 && s[0] == '[') {
-		for (p = s + 1; p < s + len && *p != ']'; p++)
-			if (!isxdigit((unsigned char)*p) && *p != ':' &&
-			    *p != '.')
-				return -1;
-		if (p == s + len || p == s + 1)
-			return -1;
-		h = s + 1;
-		hlen = (size_t)(p - h);
-		if (p + 1 < s + len) {
-			if (p[1] != ':')
-				return -1;
-			colon = p + 1;
-		}
-	} else {
-		for (p = s; p < s + len; p++)
-			if (*p == ':')
-				colon = p;
-		hlen = colon != NULL ? (size_t)(colon - s) : len;
-		if (hlen == 0 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789.-") < hlen)
-			return -1;
-	}
-	if (colon != NULL) {
-		if ((size_t)(s + len - colon - 1) >= sizeof(portbuf))
-			return -1;
-		memcpy(portbuf, colon + 1, (size_t)(s + len - colon - 1));
-		portbuf[s + len - colon - 1] = '\0';
-		if (parse_port(portbuf, 1, port) == -1)
-			return -1;
-	} else if (defport < 0)
-		return -1;
-	else
-		*port = defport;
-	if ((*host = strndup(h, hlen)) == NULL)
-		return -2;
 	return 0;
 }
 
@@ -778,50 +394,12 @@ set_ready(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
 	struct config	*cfg = ld->cfg;
-	const char	*hp, *slash;
-	char		*host = NULL, *path = NULL;
-	int		 port = 0, rc;
-	enum config_ready kind;
+	char		 msg[CONFIG_ERRLEN];
 
-	if (strcmp(v, "none") == 0) {
-		cfg->ready = READY_NONE;
-		return 0;
-	}
-	if (strncmp(v, "tcp:", 4) == 0) {
-		kind = READY_TCP;
-		hp = v + 4;
-		rc = parse_hostport(hp, strlen(hp), -1, &host, &port);
-	} else if (strncmp(v, "http://", 7) == 0) {
-		kind = READY_HTTP;
-		hp = v + 7;
-		if ((slash = strchr(hp, '/')) == NULL)
-			slash = hp + strlen(hp);
-		rc = parse_hostport(hp, (size_t)(slash - hp), 80, &host, &port);
-		/* The path goes into a request line: no spaces or '#'. */
-		if (rc == 0 && strpbrk(slash, " \t#") != NULL)
-			rc = -1;
-		if (rc == 0 && (path = strdup(*slash ? slash : "/")) == NULL)
-			rc = -2;
-	} else
-		return loader_error(ld, ld->lineno, "ready '%s' must be none, "
-		    "tcp:HOST:PORT or http://HOST:PORT/PATH", v);
-	if (rc == -2) {
-		free(host);
-		return loader_error(ld, ld->lineno, "%s", strerror(errno));
-	}
-	if (rc == -1) {
-		free(host);
-		free(path);
-		return loader_error(ld, ld->lineno, "ready '%s' is not %s "
-		    "(port 1 to 65535)", v, kind == READY_TCP ?
-		    "tcp:HOST:PORT" : "http://HOST:PORT/PATH");
-	}
-	free(cfg->ready_host);
-	free(cfg->ready_path);
-	cfg->ready = kind;
-	cfg->ready_host = host;
-	cfg->ready_port = port;
-	cfg->ready_path = path;
+	/* Keys are set once, so there is no old host or path to free. */
+	if (value_ready(v, field, &cfg->ready_host, &cfg->ready_port,
+	    &cfg->ready_path, msg, sizeof(msg)) == -1)
+		return loader_error(ld, ld->lineno, "%s", msg);
 	return 0;
 }
 
@@ -829,43 +407,10 @@ static int
 set_environment(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
 {
-	struct config_list	*l = field;
-	const char		*p = v, *eq;
-	char			*entry;
-	size_t			 wlen, klen, i;
+	char	 msg[CONFIG_ERRLEN];
 
-	for (;;) {
-		p += strspn(p, " \t");
-		if (*p == '\0')
-			break;
-		wlen = strcspn(p, " \t");
-		eq = memchr(p, '=', wlen);
-		if (eq == NULL)
-			return loader_error(ld, ld->lineno, "environment entry "
-			    "'%.*s' is not KEY=VALUE", (int)wlen, p);
-		klen = (size_t)(eq - p);
-		if (klen == 0 || isdigit((unsigned char)p[0]) ||
-		    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
-			return loader_error(ld, ld->lineno, "environment name "
-			    "'%.*s' is not valid (use A-Z a-z 0-9 _, not "
-			    "starting with a digit)", (int)klen, p);
-		if (klen >= 9 && strncmp(p, "REDEPLOY_", 9) == 0)
-			return loader_error(ld, ld->lineno, "environment must "
-			    "not set '%.*s' (redeploy sets REDEPLOY_ variables "
-			    "itself)", (int)klen, p);
-		for (i = 0; i < l->n; i++)
-			if (strncmp(l->v[i], p, klen + 1) == 0)
-				return loader_error(ld, ld->lineno,
-				    "environment sets '%.*s' twice",
-				    (int)klen, p);
-		if ((entry = strndup(p, wlen)) == NULL)
-			return loader_error(ld, ld->lineno, "%s",
-			    strerror(errno));
-		if (list_add(ld, l, entry) == -1)
-			return -1;
-		p += wlen;
-	}
+	if (value_environment(v, field, msg, sizeof(msg)) == -1)
+		return loader_error(ld, ld->lineno, "%s", msg);
 	return 0;
 }
 
@@ -1176,7 +721,7 @@ config_free(struct config *cfg)
 	free(cfg->branch);
 	free(cfg->owner);
 	free(cfg->group);
-	list_free(&cfg->shared);
+	value_list_free(&cfg->shared);
 	free(cfg->syslog_tag);
 	free(cfg->listen);
 	free(cfg->listen_host);
@@ -1188,6 +733,7 @@ config_free(struct config *cfg)
 	free(cfg->ready_host);
 	free(cfg->ready_path);
 	free(cfg->log_tag);
-	list_free(&cfg->environment);
+	value_list_free(&cfg->environment);
 	memset(cfg, 0, sizeof(*cfg));
 }
+
