@@ -33,6 +33,7 @@ struct co_task {
 	git_oid		 tree;
 	git_oid		 base;
 	int		 has_base;
+	int		 sync;		/* the directory holds base already */
 	char		 rel[];		/* "" for the release root */
 };
 
@@ -68,7 +69,7 @@ co_giterr(void)
 
 static int
 co_push(struct co *co, const char *rel, const git_oid *tree,
-    const git_oid *base)
+    const git_oid *base, int sync)
 {
 	struct co_task *t;
 	size_t len = strlen(rel);
@@ -81,6 +82,7 @@ co_push(struct co *co, const char *rel, const git_oid *tree,
 	else
 		memset(&t->tree, 0, sizeof(t->tree));
 	t->has_base = base != NULL;
+	t->sync = sync;
 	if (base != NULL)
 		git_oid_cpy(&t->base, base);
 	pthread_mutex_lock(&co->mu);
@@ -242,7 +244,7 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 		if (be != NULL && git_tree_entry_filemode(be) != GIT_FILEMODE_TREE)
 			be = NULL;
 		if (co_push(co, path, git_tree_entry_id(e),
-		    be ? git_tree_entry_id(be) : NULL) == -1) {
+		    be ? git_tree_entry_id(be) : NULL, 0) == -1) {
 			snprintf(w->err, sizeof(w->err), "out of memory");
 			return -1;
 		}
@@ -269,13 +271,15 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 		/* A submodule: an empty directory, as git checks it out. */
 		if (co_mkdir(w, dirfd, name, path) == -1)
 			return -1;
-		return co_push(co, path, NULL, NULL) == 0 ? 0 : -1;
+		return co_push(co, path, NULL, NULL, 0) == 0 ? 0 : -1;
 	default:
 		snprintf(w->err, sizeof(w->err), "'%s' has an unknown mode %o",
 		    path, (unsigned)mode);
 		return -1;
 	}
 }
+
+static int co_sync_dir(struct co_worker *, const struct co_task *, int);
 
 static int
 co_dir(struct co_worker *w, const struct co_task *t)
@@ -294,6 +298,10 @@ co_dir(struct co_worker *w, const struct co_task *t)
 	}
 	if (git_oid_is_zero(&t->tree)) {	/* an empty submodule dir */
 		rc = co_own(co, dirfd, co->dmode);
+		goto out;
+	}
+	if (t->sync) {
+		rc = co_sync_dir(w, t, dirfd);
 		goto out;
 	}
 	if (git_tree_lookup(&tree, w->repo, &t->tree) != 0) {
@@ -339,6 +347,92 @@ out:
 		close(basefd);
 	if (dirfd != -1)
 		close(dirfd);
+	return rc;
+}
+
+static int
+co_same(const git_tree_entry *a, const git_tree_entry *b)
+{
+	return git_tree_entry_filemode(a) == git_tree_entry_filemode(b) &&
+	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b));
+}
+
+/*
+ * Bring a directory that holds the base tree to the new tree: remove what
+ * went away or changed, write what is new or changed as new inodes, and
+ * recurse only into subtrees whose ids differ.  Unchanged files stay hard
+ * links shared with the live release; nothing is written through them.
+ */
+static int
+co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
+{
+	struct co *co = w->co;
+	const struct config *cfg = co->o->cfg;
+	git_tree *tree = NULL, *old = NULL;
+	const git_tree_entry *e, *oe;
+	char path[4096];
+	size_t i, rlen = strlen(t->rel);
+	int rc = -1;
+
+	if (git_tree_lookup(&tree, w->repo, &t->tree) != 0 ||
+	    git_tree_lookup(&old, w->repo, &t->base) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading tree '%s': %s",
+		    rlen ? t->rel : "/", co_giterr());
+		goto out;
+	}
+	for (i = 0; i < git_tree_entrycount(old); i++) {
+		oe = git_tree_entry_byindex(old, i);
+		e = git_tree_entry_byname(tree, git_tree_entry_name(oe));
+		if (e != NULL && (co_same(e, oe) ||
+		    (git_tree_entry_filemode(e) == GIT_FILEMODE_TREE &&
+		    git_tree_entry_filemode(oe) == GIT_FILEMODE_TREE)))
+			continue;
+		snprintf(path, sizeof(path), "%s%s%s", t->rel, rlen ? "/" : "",
+		    git_tree_entry_name(oe));
+		if (vet_is_shared(&cfg->shared, path))
+			continue;
+		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1) {
+			snprintf(w->err, sizeof(w->err), "removing '%s': %s",
+			    path, strerror(errno));
+			goto out;
+		}
+	}
+	for (i = 0; i < git_tree_entrycount(tree); i++) {
+		e = git_tree_entry_byindex(tree, i);
+		if (vet_name(git_tree_entry_name(e)) == -1) {
+			snprintf(w->err, sizeof(w->err), "the tree has an "
+			    "entry '%s%s%s' that must not be checked out",
+			    t->rel, rlen ? "/" : "", git_tree_entry_name(e));
+			goto out;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", t->rel,
+		    rlen ? "/" : "", git_tree_entry_name(e)) >= sizeof(path)) {
+			snprintf(w->err, sizeof(w->err), "path too long in "
+			    "'%s'", t->rel);
+			goto out;
+		}
+		oe = git_tree_entry_byname(old, git_tree_entry_name(e));
+		if (oe != NULL && co_same(e, oe))
+			continue;
+		if (oe != NULL &&
+		    git_tree_entry_filemode(e) == GIT_FILEMODE_TREE &&
+		    git_tree_entry_filemode(oe) == GIT_FILEMODE_TREE) {
+			if (vet_is_shared(&cfg->shared, path))
+				continue;
+			if (co_push(co, path, git_tree_entry_id(e),
+			    git_tree_entry_id(oe), 1) == -1) {
+				snprintf(w->err, sizeof(w->err), "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		if (co_entry(w, dirfd, -1, NULL, e, path) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	git_tree_free(old);
+	git_tree_free(tree);
 	return rc;
 }
 
@@ -394,6 +488,61 @@ co_worker_close(struct co_worker *w)
 	git_repository_free(w->repo);
 }
 
+struct co_walk {
+	struct co_worker *w;
+	unsigned long	 files;
+};
+
+/* After a sync every symlink of the new tree is vetted again: a link that
+ * did not change can escape through one that did ("d -> ." next to an
+ * unchanged "e -> d/.."). */
+static int
+co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct co_walk *cw = payload;
+	struct co_worker *w = cw->w;
+	const struct config *cfg = w->co->o->cfg;
+	git_blob *blob = NULL;
+	char path[4096], target[CO_MAXLINK];
+	size_t size;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
+	if (vet_is_shared(&cfg->shared, path))
+		return 1;
+	switch (git_tree_entry_filemode(e)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		cw->files++;
+		return 0;
+	case GIT_FILEMODE_LINK:
+		break;
+	default:
+		return 0;
+	}
+	if (cfg->symlinks != SYMLINKS_INSIDE)
+		return 0;
+	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(e)) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading symlink '%s': %s",
+		    path, co_giterr());
+		return -1;
+	}
+	size = (size_t)git_blob_rawsize(blob);
+	if (size == 0 || size >= sizeof(target)) {
+		snprintf(w->err, sizeof(w->err), "symlink '%s' has an invalid "
+		    "target", path);
+		rc = -1;
+	} else {
+		memcpy(target, git_blob_rawcontent(blob), size);
+		target[size] = '\0';
+		if (vet_symlink(w->repo, w->root, path, target, &cfg->shared,
+		    w->err, sizeof(w->err)) == -1)
+			rc = -1;
+	}
+	git_blob_free(blob);
+	return rc;
+}
+
 int
 checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
     char *err, size_t n)
@@ -428,7 +577,7 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 			goto out;
 		}
 	}
-	if (co_push(&co, "", o->tree, o->base_tree) == -1) {
+	if (co_push(&co, "", o->tree, o->base_tree, o->sync) == -1) {
 		snprintf(err, n, "out of memory");
 		goto out;
 	}
@@ -443,6 +592,22 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	if (co.failed) {
 		snprintf(err, n, "%s", co.err);
 		goto out;
+	}
+	if (o->sync) {
+		struct co_walk cw = { &w[0], 0 };
+
+		w[0].err[0] = '\0';
+		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
+		    &cw) != 0) {
+			snprintf(err, n, "%s", w[0].err[0] ? w[0].err :
+			    co_giterr());
+			goto out;
+		}
+		/* unchanged files are still links to the live release */
+		for (i = 0; i < nthreads; i++)
+			cw.files -= w[i].st.written < cw.files ?
+			    w[i].st.written : cw.files;
+		st->linked = cw.files;
 	}
 	rc = 0;
 out:

@@ -173,6 +173,7 @@ struct deploy_ctx {
 	gid_t		 gid, sgid;
 	char		 err[ERRLEN];
 	int		 syserr;	/* errno of the failure, for the hint */
+	int		 spare_taken;	/* the live release's spare is used up */
 };
 
 static int
@@ -208,6 +209,78 @@ deploy_next_serial(int pathfd)
 	return serial + 1;
 }
 
+/*
+ * 1 when releases/.spare-<live id> became our incoming directory, 0 when
+ * there is none, -1 on error.
+ */
+static int
+deploy_take_spare(struct deploy_ctx *c, const char *live_id)
+{
+	char spare[RELEASE_IDLEN + 16];
+
+	snprintf(spare, sizeof(spare), ".spare-%s", live_id);
+	if (renameat(c->releasesfd, spare, c->releasesfd, c->incoming) == 0)
+		return c->spare_taken = 1;
+	if (errno == ENOENT)
+		return 0;
+	deploy_fail(c, "taking '%s/releases/%s'", c->cfg->path, spare);
+	return -1;
+}
+
+/*
+ * Prepare releases/.spare-<id>: a copy of the release just made live,
+ * hard links throughout, that the next deploy turns into its release by
+ * applying the diff.  Runs in the background child, under the lock.
+ */
+static void
+deploy_make_spare(struct deploy_ctx *c, const struct release *rel,
+    const git_oid *tree)
+{
+	struct checkout_opts o;
+	struct checkout_stats st;
+	char hex[17], spare[RELEASE_IDLEN + 16], err[ERRLEN];
+	int relfd = -1, rootfd = -1;
+
+	if (fs_random_hex(hex, 8) == -1)
+		return;
+	snprintf(c->incoming, sizeof(c->incoming), ".incoming-%s", hex);
+	snprintf(spare, sizeof(spare), ".spare-%s", rel->id);
+	if ((relfd = openat(c->releasesfd, rel->id, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    mkdirat(c->releasesfd, c->incoming, 0700) == -1 ||
+	    (rootfd = openat(c->releasesfd, c->incoming, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    (c->uid != (uid_t)-1 && fchown(rootfd, c->uid, c->gid) == -1))
+		goto out;
+	memset(&o, 0, sizeof(o));
+	o.repo_path = c->req->repo_path;
+	o.cfg = c->cfg;
+	o.tree = tree;
+	o.base_tree = tree;
+	o.base_fd = relfd;
+	o.root_fd = rootfd;
+	o.uid = c->uid;
+	o.gid = c->gid;
+	o.threads = deploy_threads();
+	if (checkout_run(&o, &st, err, sizeof(err)) == -1 ||
+	    checkout_shared(c->pathfd, rootfd, c->cfg, c->uid, c->gid,
+	    c->suid, c->sgid, err, sizeof(err)) == -1) {
+		log_warnx("preparing the next deploy: %s", err);
+		goto out;
+	}
+	if (renameat(c->releasesfd, c->incoming, c->releasesfd, spare) == 0)
+		c->incoming[0] = '\0';
+out:
+	if (c->incoming[0] != '\0') {
+		(void)fs_remove_tree(c->releasesfd, c->incoming);
+		c->incoming[0] = '\0';
+	}
+	if (rootfd != -1)
+		close(rootfd);
+	if (relfd != -1)
+		close(relfd);
+}
+
 /* Steps 3-5: the tree into .incoming-*, shared links, sync, final name. */
 static int
 deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
@@ -219,7 +292,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	git_commit *basec = NULL;
 	git_oid basetree;
 	char hex[17], id[RELEASE_IDLEN];
-	int have_base = 0, rc = -1;
+	int have_base = 0, sync = 0, rc = -1;
 
 	if (cur != NULL && strcmp(cur->build, rel->build) == 0 &&
 	    git_oid_fromstr(&basetree, cur->commit) == 0 &&
@@ -234,7 +307,10 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		goto out;
 	}
 	snprintf(c->incoming, sizeof(c->incoming), ".incoming-%s", hex);
-	if (mkdirat(c->releasesfd, c->incoming, 0700) == -1 ||
+	/* The spare already holds the live tree: apply only the diff. */
+	if (have_base && (sync = deploy_take_spare(c, cur->id)) == -1)
+		goto out;
+	if ((!sync && mkdirat(c->releasesfd, c->incoming, 0700) == -1) ||
 	    (c->rootfd = openat(c->releasesfd, c->incoming, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		deploy_fail(c, "creating a directory in '%s/releases'",
@@ -247,14 +323,15 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.cfg = cfg;
 	o.tree = git_tree_id(tree);
 	o.base_tree = have_base ? &basetree : NULL;
-	o.base_fd = have_base ? c->basefd : -1;
+	o.base_fd = have_base && !sync ? c->basefd : -1;
 	o.root_fd = c->rootfd;
+	o.sync = sync;
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = deploy_threads();
 	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
-	    checkout_shared(c->pathfd, c->rootfd, cfg, c->uid, c->gid, c->suid,
-	    c->sgid, c->err, sizeof(c->err)) == -1) {
+	    (!sync && checkout_shared(c->pathfd, c->rootfd, cfg, c->uid,
+	    c->gid, c->suid, c->sgid, c->err, sizeof(c->err)) == -1)) {
 		c->syserr = errno;
 		goto out;
 	}
@@ -315,13 +392,14 @@ deploy_close(struct deploy_ctx *c)
 }
 
 /*
- * Step 8, pruning, runs after the pusher has the answer: like `git gc
- * --auto`, a detached child does it.  It holds the deploy lock through the
+ * Step 8, pruning and preparing the spare for the next deploy, runs after
+ * the pusher has the answer: like `git gc --auto`, a detached child does it.  It holds the deploy lock through the
  * inherited open file description, so the next deploy waits for it.  It
  * closes stdio, or git would wait for it before ending the push.
  */
 static void
-deploy_prune(struct deploy_ctx *c)
+deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
+    const git_oid *tree)
 {
 	size_t pruned = 0;
 	pid_t pid;
@@ -344,11 +422,42 @@ deploy_prune(struct deploy_ctx *c)
 		log_init("redeploy", c->cfg->syslog_tag, LOG_TO_SYSLOG,
 		    LOG_USER);
 	}
+	if (pid == 0) {
+		char what[RELEASE_IDLEN + 64];
+
+		snprintf(what, sizeof(what), "housekeeping after release %s",
+		    rel->id);
+		lock_note(c->lockfd, what);
+	}
 	if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
 		log_warn("pruning old releases in '%s/releases'", c->cfg->path);
 	else if (pruned > 0 && pid == -1)
 		log_info("removed %zu old release%s", pruned,
 		    pruned == 1 ? "" : "s");
+	deploy_make_spare(c, rel, tree);
+	if (pid == 0)
+		_exit(0);	/* the parent reports and cleans up */
+}
+
+/* A failed deploy used up the spare: prepare it again, in the background. */
+static void
+deploy_respare(struct deploy_ctx *c, const struct release *live)
+{
+	git_commit *commit = NULL;
+	git_oid oid;
+
+	if (c->incoming[0] != '\0') {
+		(void)fs_remove_tree(c->releasesfd, c->incoming);
+		c->incoming[0] = '\0';
+	}
+	if (c->rootfd != -1) {
+		close(c->rootfd);
+		c->rootfd = -1;
+	}
+	if (git_oid_fromstr(&oid, live->commit) == 0 &&
+	    git_commit_lookup(&commit, c->repo, &oid) == 0)
+		deploy_housekeep(c, live, git_commit_tree_id(commit));
+	git_commit_free(commit);
 }
 
 int
@@ -383,7 +492,7 @@ deploy_run(const struct deploy_req *req)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
-	snprintf(what, sizeof(what), "%s by %s", req->rev ? req->rev :
+	snprintf(what, sizeof(what), "the deploy of %s by %s", req->rev ? req->rev :
 	    cfg->branch, req->pusher);
 	if ((c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) == -1) {
 		deploy_fail(&c, "locking '%s/.lock'", cfg->path);
@@ -466,9 +575,11 @@ deploy_run(const struct deploy_req *req)
 	    "files=%lu written=%lu reused=%lu ms=%.0f result=deployed", rel.id,
 	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
 	    st.written, st.linked, ms);
-	deploy_prune(&c);
+	deploy_housekeep(&c, &rel, git_tree_id(tree));
 	rc = 0;
 out:
+	if (rc != 0 && c.spare_taken && have_cur)
+		deploy_respare(&c, &cur);
 	if (rc != 0 && c.err[0] != '\0') {
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
 		    c.err, deploy_hint(c.syserr));

@@ -30,18 +30,30 @@ lock_say_holder(int fd)
 	buf[n > 0 ? n : 0] = '\0';
 	if (sscanf(buf, "pid=%ld since=%lld what=%255[^\n]", &pid, &since,
 	    what) == 3)
-		log_info("waiting for the deploy of %s (pid %ld, running "
-		    "%lld s)", what, pid, (long long)time(NULL) - since);
+		log_info("waiting for %s (pid %ld, running %lld s)", what,
+		    pid, (long long)time(NULL) - since);
 	else
 		log_info("waiting for another deploy to finish");
+}
+
+/* Say who holds the lock now, for whoever waits on it. */
+void
+lock_note(int fd, const char *what)
+{
+	char info[512];
+	int len;
+
+	len = snprintf(info, sizeof(info), "pid=%ld since=%lld what=%s\n",
+	    (long)getpid(), (long long)time(NULL), what);
+	if (ftruncate(fd, 0) == 0 && len > 0)
+		(void)pwrite(fd, info, (size_t)len, 0);
 }
 
 int
 lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char info[512];
-	int fd, len;
+	int fd;
 
 	fd = openat(pathfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
@@ -58,10 +70,7 @@ lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
 			if (errno != EINTR)
 				goto fail;
 	}
-	len = snprintf(info, sizeof(info), "pid=%ld since=%lld what=%s\n",
-	    (long)getpid(), (long long)time(NULL), what);
-	if (ftruncate(fd, 0) == 0 && len > 0)
-		(void)pwrite(fd, info, (size_t)len, 0);
+	lock_note(fd, what);
 	return fd;
 fail:
 	close(fd);

@@ -52,6 +52,7 @@ void	refs_free(struct refs *r);
 
 /* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
 int	lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid);
+void	lock_note(int fd, const char *what);
 void	lock_release(int fd);
 
 /* release.c - ids, metadata, listing, the current switch, pruning */
@@ -109,7 +110,9 @@ struct checkout_opts {
 	const git_oid	*tree;		/* what to write */
 	const git_oid	*base_tree;	/* what base_fd holds, or NULL */
 	int		 base_fd;	/* previous release to reuse, or -1 */
-	int		 root_fd;	/* the empty directory to fill */
+	int		 root_fd;	/* the empty directory to fill, or with
+					 * sync, the one holding base_tree */
+	int		 sync;		/* apply base_tree -> tree in root_fd */
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;

@@ -5,7 +5,8 @@
  * Layout under PATH: current -> releases/<id>; releases/<id>/ (the served
  * tree); releases/<id>.meta (key=value metadata, outside the served tree);
  * releases/.incoming-* and .trash-* (work in progress, removed under the
- * lock by the next deploy).  An id is <UTC time>-<short sha>[-N]; the
+ * lock by the next deploy); releases/.spare-<id> (a hard-link copy of the
+ * live release that the next deploy turns into its own).  An id is <UTC time>-<short sha>[-N]; the
  * metadata's serial, one more than the highest before, orders them.
  */
 #include <ctype.h>
@@ -373,10 +374,13 @@ out:
 }
 
 static int
-release_is_debris(const char *name)
+release_is_debris(const char *name, const char *live)
 {
 	size_t n = strlen(name);
 
+	/* the spare of the live release is kept for the next deploy */
+	if (strncmp(name, ".spare-", 7) == 0)
+		return strcmp(name + 7, live) != 0;
 	return strncmp(name, ".incoming-", 10) == 0 ||
 	    strncmp(name, ".trash-", 7) == 0 ||
 	    (name[0] == '.' && strstr(name, ".tmp-") != NULL) ||
@@ -393,9 +397,12 @@ release_clean_debris(int pathfd)
 {
 	struct dirent *de;
 	struct stat st;
-	char id[RELEASE_IDLEN];
+	char id[RELEASE_IDLEN], live[RELEASE_IDLEN] = "";
 	DIR *d;
 	int fd, rc = 0;
+
+	if (release_current(pathfd, live, sizeof(live)) != 0)
+		live[0] = '\0';
 
 	if ((d = fdopendir(dup(pathfd))) != NULL) {
 		while ((de = readdir(d)) != NULL)
@@ -415,7 +422,7 @@ release_clean_debris(int pathfd)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    !release_is_debris(de->d_name))
+		    !release_is_debris(de->d_name, live))
 			continue;
 		if (de->d_name[0] != '.') {	/* <id>.meta */
 			size_t n = strlen(de->d_name) - 5;

@@ -250,11 +250,15 @@ assert_current() {	# ID
 	[ "$now" = "$1" ] || fail "current is '$now', expected '$1'"
 }
 
-# Fail if work in progress of a deploy is left in releases/.
+# Fail if anything but releases and their metadata is left in releases/:
+# work in progress (.incoming-*), or releases being pruned.  The one
+# expected hidden entry is .spare-<live id>, the copy of the live release
+# that the next deploy starts from.
 assert_no_debris() {
-	local d
-	d=$(find "$LIVE/releases" -mindepth 1 -maxdepth 1 -name '.incoming-*' \
-		2>/dev/null)
+	local d spare=none
+	spare=.spare-$(live_id 2>/dev/null) || spare=none
+	d=$(find "$LIVE/releases" -mindepth 1 -maxdepth 1 -name '.*' \
+		! -name "$spare" 2>/dev/null)
 	[ -z "$d" ] || fail "work in progress left behind: $d"
 }
 
