@@ -129,9 +129,15 @@ check_run(const struct config *cfg)
 	uid_t uid;
 	gid_t gid;
 
-	if (deploy_owner(cfg, &uid, &gid, err, sizeof(err)) == -1)
+	/* Who should own the releases: the configured owner, whoever asks;
+	 * without one, whoever runs the hook (here: the caller). */
+	uid = geteuid();
+	if ((cfg->owner != NULL || geteuid() == 0) &&
+	    deploy_resolve_owner(cfg, &uid, &gid, err, sizeof(err)) == -1) {
 		check_problem(&ck, "%s", err);
-	ck.owner = uid == (uid_t)-1 ? geteuid() : uid;
+		uid = geteuid();
+	}
+	ck.owner = uid;
 	if (cfg->user != NULL) {
 		if ((pw = getpwnam(cfg->user)) == NULL)
 			check_problem(&ck, "[service] user '%s' is not a user "

@@ -44,13 +44,21 @@ int
 deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err,
     size_t n)
 {
-	struct passwd *pw;
-	struct group *gr;
-
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
 	if (geteuid() != 0)
 		return 0;
+	return deploy_resolve_owner(cfg, uid, gid, err, n);
+}
+
+/* [deploy] owner and group as ids, whoever runs this. */
+int
+deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
+    char *err, size_t n)
+{
+	struct passwd *pw;
+	struct group *gr;
+
 	if (cfg->owner == NULL) {
 		snprintf(err, n, "running as root needs [deploy] owner in '%s' "
 		    "(the user that owns releases; never root)", cfg->file);
@@ -217,8 +225,14 @@ static int
 deploy_take_spare(struct deploy_ctx *c, const char *live_id)
 {
 	char spare[RELEASE_IDLEN + 16];
+	struct stat st;
 
 	snprintf(spare, sizeof(spare), ".spare-%s", live_id);
+	/* Anything but a directory there is not ours: remove, go without. */
+	if (fstatat(c->releasesfd, spare, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return fs_remove_tree(c->releasesfd, spare) == 0 ? 0 : -1;
 	if (renameat(c->releasesfd, spare, c->releasesfd, c->incoming) == 0)
 		return c->spare_taken = 1;
 	if (errno == ENOENT)

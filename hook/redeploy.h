@@ -133,6 +133,8 @@ struct deploy_req {
 int	deploy_run(const struct deploy_req *req);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
+	    char *err, size_t n);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
