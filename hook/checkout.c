@@ -148,14 +148,13 @@ out:
 	return rc;
 }
 
+/* A symlink's target from the tree, vetted under `symlinks = inside`. */
 static int
-co_symlink(struct co_worker *w, int dirfd, const char *name,
-    const git_oid *oid, const char *path)
+co_link_target(struct co_worker *w, const git_oid *oid, const char *path,
+    char *target, size_t n)
 {
-	struct co *co = w->co;
-	const struct config *cfg = co->o->cfg;
+	const struct config *cfg = w->co->o->cfg;
 	git_blob *blob = NULL;
-	char target[CO_MAXLINK];
 	size_t size;
 	int rc = -1;
 
@@ -165,7 +164,7 @@ co_symlink(struct co_worker *w, int dirfd, const char *name,
 		return -1;
 	}
 	size = (size_t)git_blob_rawsize(blob);
-	if (size == 0 || size >= sizeof(target) ||
+	if (size == 0 || size >= n ||
 	    memchr(git_blob_rawcontent(blob), '\0', size) != NULL) {
 		snprintf(w->err, sizeof(w->err), "symlink '%s' has an invalid "
 		    "target", path);
@@ -177,19 +176,31 @@ co_symlink(struct co_worker *w, int dirfd, const char *name,
 	    vet_symlink(w->repo, w->root, path, target, &cfg->shared, w->err,
 	    sizeof(w->err)) == -1)
 		goto out;
+	rc = 0;
+out:
+	git_blob_free(blob);
+	return rc;
+}
+
+static int
+co_symlink(struct co_worker *w, int dirfd, const char *name,
+    const git_oid *oid, const char *path)
+{
+	struct co *co = w->co;
+	char target[CO_MAXLINK];
+
+	if (co_link_target(w, oid, path, target, sizeof(target)) == -1)
+		return -1;
 	if (symlinkat(target, dirfd, name) == -1 ||
 	    (co->o->uid != (uid_t)-1 && fchownat(dirfd, name, co->o->uid,
 	    co->o->gid, AT_SYMLINK_NOFOLLOW) == -1)) {
 		snprintf(w->err, sizeof(w->err), "creating symlink '%s': %s",
 		    path, errno == EEXIST ? "duplicate entry in the tree" :
 		    strerror(errno));
-		goto out;
+		return -1;
 	}
 	w->st.links++;
-	rc = 0;
-out:
-	git_blob_free(blob);
-	return rc;
+	return 0;
 }
 
 /* A directory, for a subtree or an (empty) submodule. */
@@ -500,12 +511,8 @@ static int
 co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 {
 	struct co_walk *cw = payload;
-	struct co_worker *w = cw->w;
-	const struct config *cfg = w->co->o->cfg;
-	git_blob *blob = NULL;
+	const struct config *cfg = cw->w->co->o->cfg;
 	char path[4096], target[CO_MAXLINK];
-	size_t size;
-	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
 	if (vet_is_shared(&cfg->shared, path))
@@ -516,31 +523,20 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		cw->files++;
 		return 0;
 	case GIT_FILEMODE_LINK:
-		break;
+		return co_link_target(cw->w, git_tree_entry_id(e), path, target,
+		    sizeof(target));
 	default:
 		return 0;
 	}
-	if (cfg->symlinks != SYMLINKS_INSIDE)
-		return 0;
-	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(e)) != 0) {
-		snprintf(w->err, sizeof(w->err), "reading symlink '%s': %s",
-		    path, co_giterr());
-		return -1;
-	}
-	size = (size_t)git_blob_rawsize(blob);
-	if (size == 0 || size >= sizeof(target)) {
-		snprintf(w->err, sizeof(w->err), "symlink '%s' has an invalid "
-		    "target", path);
-		rc = -1;
-	} else {
-		memcpy(target, git_blob_rawcontent(blob), size);
-		target[size] = '\0';
-		if (vet_symlink(w->repo, w->root, path, target, &cfg->shared,
-		    w->err, sizeof(w->err)) == -1)
-			rc = -1;
-	}
-	git_blob_free(blob);
-	return rc;
+}
+
+/* Writers for a checkout: one per core, a few at most. */
+int
+checkout_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
 }
 
 int

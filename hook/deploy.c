@@ -123,14 +123,6 @@ deploy_build_sig(const struct config *cfg, uid_t uid, gid_t gid, char *buf,
 		    i ? ":" : "", cfg->shared.v[i]);
 }
 
-static int
-deploy_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
-}
-
 /* The free name for this release: <time>-<sha>, then -2, -3, ... */
 static int
 deploy_pick_id(int releasesfd, int64_t when, const char *hex, char *id,
@@ -217,84 +209,6 @@ deploy_next_serial(int pathfd)
 	return serial + 1;
 }
 
-/*
- * 1 when releases/.spare-<live id> became our incoming directory, 0 when
- * there is none, -1 on error.
- */
-static int
-deploy_take_spare(struct deploy_ctx *c, const char *live_id)
-{
-	char spare[RELEASE_IDLEN + 16];
-	struct stat st;
-
-	snprintf(spare, sizeof(spare), ".spare-%s", live_id);
-	/* Anything but a directory there is not ours: remove, go without. */
-	if (fstatat(c->releasesfd, spare, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return fs_remove_tree(c->releasesfd, spare) == 0 ? 0 : -1;
-	if (renameat(c->releasesfd, spare, c->releasesfd, c->incoming) == 0)
-		return c->spare_taken = 1;
-	if (errno == ENOENT)
-		return 0;
-	deploy_fail(c, "taking '%s/releases/%s'", c->cfg->path, spare);
-	return -1;
-}
-
-/*
- * Prepare releases/.spare-<id>: a copy of the release just made live,
- * hard links throughout, that the next deploy turns into its release by
- * applying the diff.  Runs in the background child, under the lock.
- */
-static void
-deploy_make_spare(struct deploy_ctx *c, const struct release *rel,
-    const git_oid *tree)
-{
-	struct checkout_opts o;
-	struct checkout_stats st;
-	char hex[17], spare[RELEASE_IDLEN + 16], err[ERRLEN];
-	int relfd = -1, rootfd = -1;
-
-	if (fs_random_hex(hex, 8) == -1)
-		return;
-	snprintf(c->incoming, sizeof(c->incoming), ".incoming-%s", hex);
-	snprintf(spare, sizeof(spare), ".spare-%s", rel->id);
-	if ((relfd = openat(c->releasesfd, rel->id, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    mkdirat(c->releasesfd, c->incoming, 0700) == -1 ||
-	    (rootfd = openat(c->releasesfd, c->incoming, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    (c->uid != (uid_t)-1 && fchown(rootfd, c->uid, c->gid) == -1))
-		goto out;
-	memset(&o, 0, sizeof(o));
-	o.repo_path = c->req->repo_path;
-	o.cfg = c->cfg;
-	o.tree = tree;
-	o.base_tree = tree;
-	o.base_fd = relfd;
-	o.root_fd = rootfd;
-	o.uid = c->uid;
-	o.gid = c->gid;
-	o.threads = deploy_threads();
-	if (checkout_run(&o, &st, err, sizeof(err)) == -1 ||
-	    checkout_shared(c->pathfd, rootfd, c->cfg, c->uid, c->gid,
-	    c->suid, c->sgid, err, sizeof(err)) == -1) {
-		log_warnx("preparing the next deploy: %s", err);
-		goto out;
-	}
-	if (renameat(c->releasesfd, c->incoming, c->releasesfd, spare) == 0)
-		c->incoming[0] = '\0';
-out:
-	if (c->incoming[0] != '\0') {
-		(void)fs_remove_tree(c->releasesfd, c->incoming);
-		c->incoming[0] = '\0';
-	}
-	if (rootfd != -1)
-		close(rootfd);
-	if (relfd != -1)
-		close(relfd);
-}
-
 /* Steps 3-5: the tree into .incoming-*, shared links, sync, final name. */
 static int
 deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
@@ -322,8 +236,12 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	}
 	snprintf(c->incoming, sizeof(c->incoming), ".incoming-%s", hex);
 	/* The spare already holds the live tree: apply only the diff. */
-	if (have_base && (sync = deploy_take_spare(c, cur->id)) == -1)
+	if (have_base && (sync = spare_take(c->releasesfd, cur->id,
+	    c->incoming)) == -1) {
+		deploy_fail(c, "taking the spare of release '%s'", cur->id);
 		goto out;
+	}
+	c->spare_taken = sync;
 	if ((!sync && mkdirat(c->releasesfd, c->incoming, 0700) == -1) ||
 	    (c->rootfd = openat(c->releasesfd, c->incoming, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
@@ -342,7 +260,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.sync = sync;
 	o.uid = c->uid;
 	o.gid = c->gid;
-	o.threads = deploy_threads();
+	o.threads = checkout_threads();
 	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
 	    (!sync && checkout_shared(c->pathfd, c->rootfd, cfg, c->uid,
 	    c->gid, c->suid, c->sgid, c->err, sizeof(c->err)) == -1)) {
@@ -415,6 +333,8 @@ static void
 deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
     const git_oid *tree)
 {
+	struct checkout_opts o;
+	char err[ERRLEN];
 	size_t pruned = 0;
 	pid_t pid;
 	int fd;
@@ -448,7 +368,16 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	else if (pruned > 0 && pid == -1)
 		log_info("removed %zu old release%s", pruned,
 		    pruned == 1 ? "" : "s");
-	deploy_make_spare(c, rel, tree);
+	memset(&o, 0, sizeof(o));
+	o.repo_path = c->req->repo_path;
+	o.cfg = c->cfg;
+	o.tree = tree;
+	o.uid = c->uid;
+	o.gid = c->gid;
+	o.threads = checkout_threads();
+	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
+	    err, sizeof(err)) == -1)
+		log_warnx("preparing the next deploy: %s", err);
 	if (pid == 0)
 		_exit(0);	/* the parent reports and cleans up */
 }

@@ -117,10 +117,17 @@ struct checkout_opts {
 	gid_t		 gid;
 	int		 threads;
 };
+int	checkout_threads(void);
 int	checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	    char *err, size_t n);
 int	checkout_shared(int pathfd, int root_fd, const struct config *cfg,
 	    uid_t uid, gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n);
+
+/* spare.c - a hard-link copy of the live release for the next deploy */
+int	spare_take(int releasesfd, const char *live_id, const char *incoming);
+int	spare_make(int pathfd, int releasesfd, const char *id,
+	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
+	    char *err, size_t n);
 
 /* deploy.c - lock, check out, switch, prune, report */
 struct deploy_req {
