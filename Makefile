@@ -79,7 +79,8 @@ check: deps
 deps:
 	scripts/deps
 
-bench: deps all
+bench: all
+	scripts/deps bench
 	scripts/bench
 
 demo: deps all
