@@ -30,6 +30,7 @@ endif
 
 PKG_CONFIG ?= pkg-config
 HOOK_PKGS = libgit2 inih
+AGENT_PKGS = libmicrohttpd jansson inih
 TEST_PKGS = cmocka inih
 pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -37,44 +38,54 @@ pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconf
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS)
 
-COMMON_SRC = common/log.c common/fsutil.c conf/config.c conf/value.c
+COMMON_SRC = common/log.c common/fsutil.c common/token.c conf/config.c \
+	conf/value.c
 HOOK_SRC = $(wildcard hook/*.c)
+AGENT_SRC = $(wildcard agent/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(O)/%.o)
 HOOK_OBJ = $(HOOK_SRC:%.c=$(O)/%.o)
+AGENT_OBJ = $(AGENT_SRC:%.c=$(O)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 
 HOOK_BIN ?= hook/redeploy
+AGENT_BIN ?= agent/redeployd
 
-all: $(HOOK_BIN)
+all: $(HOOK_BIN) $(AGENT_BIN)
 
 $(HOOK_BIN): $(HOOK_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_PKGS)) -lpthread
 
+$(AGENT_BIN): $(AGENT_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(AGENT_PKGS))
+
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(call pkgcflags,$(HOOK_PKGS)) $(ALL_CFLAGS) \
-		-MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(call pkgcflags,$(HOOK_PKGS) $(AGENT_PKGS)) \
+		$(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Unit tests link the module they test; hook modules come in through
 # the hook objects minus main.
 HOOK_LIB_OBJ = $(filter-out $(O)/hook/main.o,$(HOOK_OBJ))
-$(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ)
+AGENT_LIB_OBJ = $(filter-out $(O)/agent/main.o,$(AGENT_OBJ))
+$(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ) $(AGENT_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ihook $(call pkgcflags,$(TEST_PKGS)) \
+	$(CC) $(CPPFLAGS) -Ihook -Iagent $(call pkgcflags,$(TEST_PKGS)) \
 		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ \
-		$(call pkglibs,$(TEST_PKGS) $(HOOK_PKGS)) -lpthread
+		$(call pkglibs,$(TEST_PKGS) $(HOOK_PKGS) $(AGENT_PKGS)) -lpthread
 
 units: $(UNIT_BIN)
 
 SAN_O = build/san
 check: deps
 	$(MAKE) O=$(SAN_O) SAN=1 HOOK_BIN=$(SAN_O)/bin/redeploy \
-		$(SAN_O)/bin/redeploy units
+		AGENT_BIN=$(SAN_O)/bin/redeployd \
+		$(SAN_O)/bin/redeploy $(SAN_O)/bin/redeployd units
 	O=$(SAN_O) REDEPLOY=$(CURDIR)/$(SAN_O)/bin/redeploy \
-		tests/run
+		REDEPLOYD=$(CURDIR)/$(SAN_O)/bin/redeployd tests/run
 
 deps:
 	scripts/deps
@@ -109,7 +120,7 @@ lint:
 		tests/e2e/*.sh .ci/run
 
 clean:
-	rm -rf build $(HOOK_BIN)
+	rm -rf build $(HOOK_BIN) $(AGENT_BIN)
 
 .PHONY: all check deps bench demo install uninstall lint clean units
 

@@ -56,11 +56,22 @@ log_emit(int to_stderr, int prio, const char *fmt, va_list ap,
     const char *suffix) __attribute__((format(printf, 3, 0)));
 
 static void
-log_emit(int to_stderr, int prio, const char *fmt, va_list ap, const char *suffix)
+log_emit(int to_stderr, int prio, const char *fmt, va_list ap,
+    const char *suffix)
 {
 	char line[2048];
+	int both = (log_dest & LOG_MIRROR) &&
+	    (log_dest & (LOG_TO_STDERR | LOG_TO_SYSLOG)) ==
+	    (LOG_TO_STDERR | LOG_TO_SYSLOG);
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (both) {
+		if (suffix != NULL)
+			syslog(prio, "%s: %s", line, suffix);
+		else
+			syslog(prio, "%s", line);
+		to_stderr = 1;
+	}
 	if (to_stderr) {
 		if (suffix != NULL)
 			fprintf(stderr, "%s: %s: %s\n", log_progname, line,
@@ -114,6 +125,29 @@ void
 log_event(int prio, const char *fmt, ...)
 {
 	LOG_BODY(!(log_dest & LOG_TO_SYSLOG), prio, NULL);
+}
+
+void
+log_tagged(const char *tag, int prio, const char *fmt, ...)
+{
+	char line[2048];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_dest & LOG_TO_SYSLOG) {
+		/* openlog keeps the pointer: switch back before returning */
+		openlog(tag, 0, log_facility);
+		syslog(prio, "%s", line);
+		openlog(log_tag, LOG_PID, log_facility);
+	}
+	if (!(log_dest & LOG_TO_SYSLOG) || (log_dest & LOG_MIRROR)) {
+		fprintf(stderr, "%s: %s\n", tag, line);
+		fflush(stderr);
+	}
+	errno = saved;
 }
 
 void

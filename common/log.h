@@ -15,6 +15,7 @@
 
 #define LOG_TO_STDERR	0x1
 #define LOG_TO_SYSLOG	0x2
+#define LOG_MIRROR	0x4	/* with both: everything goes to both */
 
 void	log_init(const char *progname, const char *tag, int dest, int facility);
 void	log_settag(const char *tag);
@@ -25,6 +26,9 @@ void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_event(int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* One line under another tag (a service's output: "www[4242]"). */
+void	log_tagged(const char *tag, int prio, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -22,10 +22,9 @@
 #include "fsutil.h"
 #include "log.h"
 #include "redeploy.h"
+#include "version.h"
 
 extern char **environ;
-
-const char *redeploy_version = "0.1.0";
 
 static const char usage_text[] =
 "usage: redeploy [-c CONFIG] COMMAND [ARGS]\n"
@@ -386,7 +385,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("redeploy %s (libgit2 %s)\n", redeploy_version,
+			printf("redeploy %s (libgit2 %s)\n", REDEPLOY_VERSION,
 			    LIBGIT2_VERSION);
 			return 0;
 		default:

@@ -21,9 +21,6 @@
 #define ERRLEN		512
 #define RELEASE_IDLEN	64
 
-/* main.c */
-extern const char *redeploy_version;
-
 /* repo.c - the repository and where the config comes from */
 int	repo_open(git_repository **out, const char *path, char *err, size_t n);
 int	repo_git_dir(char *out, size_t n, char *err, size_t errlen);

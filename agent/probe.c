@@ -1,0 +1,200 @@
+/*
+ * probe.c - is the service ready: `tcp:HOST:PORT` connects, or
+ * `http://HOST:PORT/PATH` answers 2xx.
+ *
+ * Non-blocking, driven by the loop: an attempt every few milliseconds at
+ * first (restart latency is our overhead), then less often.  The caller
+ * owns the deadline (ready_timeout); a probe only ever reports success.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "redeployd.h"
+
+#define PROBE_FAST	0.003	/* seconds between attempts, at first */
+#define PROBE_SLOW	0.05
+#define PROBE_FASTFOR	2.0	/* seconds of fast attempts */
+
+struct probe {
+	struct loop	*loop;
+	const struct config *cfg;
+	probe_cb	 done;
+	void		*arg;
+	struct sockaddr_storage addr;
+	socklen_t	 addrlen;
+	struct loop_timer timer;
+	double		 started;
+	int		 fd;
+	int		 sent;		/* http: request written */
+	char		 buf[64];
+	size_t		 len;
+};
+
+static void probe_attempt(void *arg);
+
+static void
+probe_close(struct probe *p)
+{
+	if (p->fd != -1) {
+		loop_del(p->loop, p->fd);
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->sent = 0;
+	p->len = 0;
+}
+
+static void
+probe_again(struct probe *p)
+{
+	probe_close(p);
+	loop_timer_set(p->loop, &p->timer, loop_now() - p->started <
+	    PROBE_FASTFOR ? PROBE_FAST : PROBE_SLOW, probe_attempt, p);
+}
+
+static void
+probe_ok(struct probe *p)
+{
+	probe_close(p);
+	p->done(p->arg, 1);
+}
+
+static void
+probe_io(void *arg, uint32_t events)
+{
+	struct probe *p = arg;
+	char req[512];
+	int err = 0, len;
+	socklen_t elen = sizeof(err);
+	ssize_t n;
+
+	if (!p->sent) {
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 ||
+		    err != 0) {
+			probe_again(p);
+			return;
+		}
+		if (p->cfg->ready == READY_TCP) {
+			probe_ok(p);
+			return;
+		}
+		len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
+		    "%s:%d\r\nUser-Agent: redeployd\r\n\r\n",
+		    p->cfg->ready_path, p->cfg->ready_host, p->cfg->ready_port);
+		if (len < 0 || (size_t)len >= sizeof(req) ||
+		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+			probe_again(p);
+			return;
+		}
+		p->sent = 1;
+		loop_mod(p->loop, p->fd, EPOLLIN, probe_io, p);
+		return;
+	}
+	n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		probe_again(p);
+		return;
+	}
+	p->len += (size_t)n;
+	p->buf[p->len] = '\0';
+	if (strchr(p->buf, '\n') == NULL && p->len < sizeof(p->buf) - 1)
+		return;
+	/* "HTTP/1.x 2NN ..." */
+	if (strncmp(p->buf, "HTTP/1.", 7) == 0 && p->len >= 12 &&
+	    p->buf[8] == ' ' && p->buf[9] == '2')
+		probe_ok(p);
+	else
+		probe_again(p);
+}
+
+static void
+probe_attempt(void *arg)
+{
+	struct probe *p = arg;
+
+	p->fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (p->fd == -1) {
+		probe_again(p);
+		return;
+	}
+	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		probe_again(p);
+		return;
+	}
+	if (loop_add(p->loop, p->fd, EPOLLOUT, probe_io, p) == -1)
+		probe_again(p);
+}
+
+static int
+probe_addr(struct probe *p, char *err, size_t n)
+{
+	const char *host = p->cfg->ready_host;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&p->addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&p->addr;
+
+	memset(&p->addr, 0, sizeof(p->addr));
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)p->cfg->ready_port);
+		p->addrlen = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p->cfg->ready_port);
+		p->addrlen = sizeof(*in6);
+		return 0;
+	}
+	snprintf(err, n, "ready host '%s' is not an IP address", host);
+	return -1;
+}
+
+/* READY_NONE is ready at once: the caller does not probe then. */
+int
+probe_start(struct probe **out, struct loop *l, const struct config *cfg,
+    probe_cb done, void *arg, char *err, size_t n)
+{
+	struct probe *p;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	p->loop = l;
+	p->cfg = cfg;
+	p->done = done;
+	p->arg = arg;
+	p->fd = -1;
+	p->started = loop_now();
+	if (probe_addr(p, err, n) == -1) {
+		free(p);
+		return -1;
+	}
+	loop_timer_set(l, &p->timer, PROBE_FAST, probe_attempt, p);
+	*out = p;
+	return 0;
+}
+
+void
+probe_cancel(struct probe *p)
+{
+	if (p == NULL)
+		return;
+	probe_close(p);
+	loop_timer_cancel(p->loop, &p->timer);
+	free(p);
+}

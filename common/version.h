@@ -1,0 +1,5 @@
+/* version.h - one version for both programs. */
+#ifndef REDEPLOY_VERSION_H
+#define REDEPLOY_VERSION_H
+#define REDEPLOY_VERSION	"0.1.0"
+#endif
