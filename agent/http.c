@@ -159,7 +159,8 @@ http_send_json(struct MHD_Connection *c, unsigned int code, json_t *j)
 }
 
 static enum MHD_Result
-http_error(struct MHD_Connection *c, unsigned int code)
+http_error(struct MHD_Connection *c, unsigned int code,
+    enum req_route route)
 {
 	static const char msg_403[] = "forbidden\n", msg_404[] = "not found\n",
 	    msg_405[] = "method not allowed\n", msg_413[] = "body too large\n";
@@ -181,7 +182,8 @@ http_error(struct MHD_Connection *c, unsigned int code)
 	}
 	/* 401 stays bare: nothing to learn from it. */
 	return http_send(c, code, *m ? "text/plain" : NULL, m, strlen(m),
-	    code == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET" : NULL);
+	    code != MHD_HTTP_METHOD_NOT_ALLOWED ? NULL :
+	    route == ROUTE_RESTART ? "POST" : "GET, HEAD");
 }
 
 /* 127.0.0.1, localhost or [::1], with an optional :port. */
@@ -277,12 +279,17 @@ http_has_body(struct MHD_Connection *c)
 	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* The last n lines, but none written before the line count `mark`. */
 static json_t *
-http_log_json(const struct ring *ring, size_t n)
+http_log_json(const struct ring *ring, size_t n, size_t mark)
 {
 	json_t *a = json_array();
-	size_t i, count = ring_count(ring);
+	size_t i, count = ring_count(ring), since;
 
+	since = ring_total(ring) - (mark < ring_total(ring) ? mark :
+	    ring_total(ring));
+	if (n > since)
+		n = since;
 	if (n > count)
 		n = count;
 	for (i = n; i > 0; i--)
@@ -355,12 +362,14 @@ http_restart_answer(struct http *h, struct req *r)
 		    "pid", (json_int_t)r->res.pid, "release", r->res.release,
 		    "commit", r->res.commit, "ready_ms",
 		    (json_int_t)r->res.ready_ms, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES));
+		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    r->res.mark));
 	else
 		j = json_pack("{s:s,s:s,s:s,s:s,s:o}", "status", "failed",
 		    "error", r->res.error, "release", r->res.release,
 		    "commit", r->res.commit, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES));
+		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    r->res.mark));
 	if (j == NULL)
 		return MHD_NO;
 	return http_send_json(r->conn, r->res.ok ? MHD_HTTP_OK :
@@ -403,7 +412,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 			 * none: closing on unread data resets the client. */
 			if (!http_has_body(c)) {
 				r->answered = 1;
-				return http_error(c, (unsigned int)r->status);
+				return http_error(c, (unsigned int)r->status,
+				    r->route);
 			}
 		}
 		return MHD_YES;
@@ -417,7 +427,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		if (r->body > HTTP_DRAIN_MAX && !r->answered) {
 			r->answered = 1;	/* enough: answer, close */
-			return http_error(c, (unsigned int)r->status);
+			return http_error(c, (unsigned int)r->status, r->route);
 		}
 		return MHD_YES;
 	}
@@ -425,7 +435,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	if (r->status != 0) {
 		r->answered = 1;
-		return http_error(c, (unsigned int)r->status);
+		return http_error(c, (unsigned int)r->status, r->route);
 	}
 	switch (r->route) {
 	case ROUTE_HEALTH:
@@ -452,7 +462,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	default:
-		return http_error(c, MHD_HTTP_NOT_FOUND);
+		return http_error(c, MHD_HTTP_NOT_FOUND, ROUTE_NONE);
 	}
 }
 

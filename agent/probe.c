@@ -21,6 +21,7 @@
 #define PROBE_FAST	0.003	/* seconds between attempts, at first */
 #define PROBE_SLOW	0.05
 #define PROBE_FASTFOR	2.0	/* seconds of fast attempts */
+#define PROBE_DRAIN_MAX	(256 * 1024)	/* of a body, then enough */
 
 struct probe {
 	struct loop	*loop;
@@ -33,6 +34,8 @@ struct probe {
 	double		 started;
 	int		 fd;
 	int		 sent;		/* http: request written */
+	int		 status;	/* http: 0 unread, 1 not 2xx, 2 2xx */
+	size_t		 drained;	/* bytes of the body read */
 	char		 buf[64];
 	size_t		 len;
 };
@@ -48,6 +51,8 @@ probe_close(struct probe *p)
 		p->fd = -1;
 	}
 	p->sent = 0;
+	p->status = 0;
+	p->drained = 0;
 	p->len = 0;
 }
 
@@ -100,20 +105,30 @@ probe_io(void *arg, uint32_t events)
 	n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && p->status == 2) {
+		probe_ok(p);	/* 2xx, and the server closed: ready */
+		return;
+	}
 	if (n <= 0) {
 		probe_again(p);
 		return;
 	}
-	p->len += (size_t)n;
-	p->buf[p->len] = '\0';
-	if (strchr(p->buf, '\n') == NULL && p->len < sizeof(p->buf) - 1)
-		return;
-	/* "HTTP/1.x 2NN ..." */
-	if (strncmp(p->buf, "HTTP/1.", 7) == 0 && p->len >= 12 &&
-	    p->buf[8] == ' ' && p->buf[9] == '2')
-		probe_ok(p);
-	else
+	if (p->status == 0) {
+		p->len += (size_t)n;
+		p->buf[p->len] = '\0';
+		if (strchr(p->buf, '\n') == NULL && p->len < sizeof(p->buf) - 1)
+			return;
+		/* "HTTP/1.x 2NN ..." */
+		p->status = strncmp(p->buf, "HTTP/1.", 7) == 0 &&
+		    p->len >= 12 && p->buf[8] == ' ' && p->buf[9] == '2' ? 2 : 1;
+		p->len = 0;
+	}
+	/* Read the answer to its end: a server whose client hangs up early
+	 * may log an error for it (Python prints a traceback). */
+	if (p->status == 1)
 		probe_again(p);
+	else if ((p->drained += (size_t)n) > PROBE_DRAIN_MAX)
+		probe_ok(p);
 }
 
 static void

@@ -65,6 +65,7 @@ void	ring_flush(struct ring *r, enum ring_stream s, ring_line_cb cb,
 	    void *arg);
 /* The last n lines, oldest first. */
 size_t	ring_count(const struct ring *r);
+size_t	ring_total(const struct ring *r);	/* lines ever, a mark */
 const char *ring_line(const struct ring *r, size_t back); /* 0 = newest */
 
 /* privdrop.c - become the service user for good */
@@ -107,6 +108,7 @@ struct svc_result {
 	int	 ok;
 	pid_t	 pid;
 	long	 ready_ms;
+	size_t	 mark;		/* ring_total() when this process started */
 	char	 release[64];
 	char	 commit[48];
 	char	 error[256];

@@ -20,6 +20,7 @@ struct ring_part {
 struct ring {
 	char		**lines;
 	size_t		 cap, head, count;
+	size_t		 total;		/* lines ever pushed */
 	struct ring_part part[2];
 };
 
@@ -64,6 +65,7 @@ ring_push(struct ring *r, enum ring_stream s, ring_line_cb cb, void *arg)
 		r->head = (r->head + 1) % r->cap;
 		if (r->count < r->cap)
 			r->count++;
+		r->total++;
 	}
 	if (cb != NULL)
 		cb(arg, s, p->buf);
@@ -111,6 +113,12 @@ ring_flush(struct ring *r, enum ring_stream s, ring_line_cb cb, void *arg)
 {
 	if (r->part[s].len > 0)
 		ring_push(r, s, cb, arg);
+}
+
+size_t
+ring_total(const struct ring *r)
+{
+	return r->total;
 }
 
 size_t

@@ -53,6 +53,7 @@ struct svc {
 	long		 starts;
 	int		 has_exit, exit_code, exit_signal;
 	double		 delay;		/* the next backoff */
+	size_t		 mark;		/* the ring's lines when it started */
 	char		 release[64], commit[48], error[256];
 	int		 out[2];	/* read ends of stdout, stderr */
 	struct probe	*probe;
@@ -165,6 +166,7 @@ svc_finish(struct svc *s, int ok)
 	memset(&res, 0, sizeof(res));
 	res.ok = ok;
 	res.pid = s->pid;
+	res.mark = s->mark;
 	res.ready_ms = ok ? (long)((s->ready_at - s->started) * 1000.0 + 0.5) :
 	    0;
 	snprintf(res.release, sizeof(res.release), "%s", s->release);
@@ -450,6 +452,7 @@ svc_start(struct svc *s)
 	close(err[1]);
 	close(devnull);
 	s->pid = pid;
+	s->mark = ring_total(s->ring);
 	s->starts++;
 	s->started = loop_now();
 	s->state = SVC_STARTING;
@@ -525,6 +528,12 @@ svc_exited(struct svc *s, int status)
 {
 	double uptime = loop_now() - s->started;
 	enum svc_state was = s->state;
+
+	/* Its last words are in the pipes already: read them first. */
+	if (s->out[0] != -1)
+		svc_read(s, 0);
+	if (s->out[1] != -1)
+		svc_read(s, 1);
 
 	/* Nothing of the group may outlive its leader. */
 	(void)kill(-s->pid, SIGKILL);

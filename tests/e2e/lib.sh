@@ -396,3 +396,344 @@ wait_syslog() {	# PATTERN: wait for a matching line in the captured syslog
 		sleep 0.01
 	done
 }
+
+# --- the agent (t2xxx): redeployd helpers.  Everything added for the agent
+# is named agent_* (or AGENT_* for its variables); nothing above changes. ---
+# The scenario: a deploy path made by hand ($LIVE/releases/<id> + <id>.meta,
+# current -> releases/<id>), a real `redeployd -f` on a free loopback port,
+# and a real service (python3 -m http.server) on another free port.  curl
+# gets the token only through a 0600 header file, never through its argv.
+
+: "${REDEPLOYD:=$TEST_ROOT/agent/redeployd}"
+AGENT_PY=/usr/bin/python3
+[ -x "$AGENT_PY" ] || AGENT_PY=$(command -v python3)
+AGENT_RUN=$T/run		# the token's directory
+AGENT_TOKEN=$AGENT_RUN/token
+AGENT_HDR=$T/agent.hdr		# "Authorization: Bearer <token>", 0600
+AGENT_ERR=$T/agent.err		# the agents' stderr (-f logs there)
+AGENT_TAG=rdsvc$$		# log_tag of the service
+AGENT_PORT=
+AGENT_SVC_PORT=
+
+# Print N free loopback TCP ports, all bound at once so they differ.
+agent_free_ports() {	# [N]
+	"$AGENT_PY" -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "${1:-1}"
+}
+
+# A free port below 512 (binding it needs root), or nothing.  authbind
+# wants "!PORT" files for 512-1023 (authbind(1)); the web's 80 and 443 are
+# below 512 too.
+agent_free_low_port() {
+	"$AGENT_PY" -c 'import socket
+for p in range(400, 512):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'
+}
+
+# Milliseconds since the epoch.
+agent_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo $((t / 1000))
+}
+
+# A fresh scene for one test: no agent or service of an earlier test left,
+# an empty deploy path, new ports, a config with the defaults below.
+# Lines that need $AGENT_PORT or $AGENT_SVC_PORT: agent_config afterwards.
+agent_fresh() {	# [CONFIG LINES, see agent_config]
+	agent_kill_all
+	rm -rf "$LIVE" "$AGENT_RUN" "$AGENT_HDR"
+	mkdir -p "$LIVE/releases" "$AGENT_RUN"
+	chmod 755 "$LIVE" "$LIVE/releases" "$AGENT_RUN"
+	if is_root; then
+		# the service user must reach the release and the config, and
+		# the sanitizer must be able to report from the dropped agent
+		chmod 711 "$T"
+		chmod 1777 "$T/san"
+	fi
+	local p
+	p=$(agent_free_ports 2)
+	AGENT_PORT=${p% *} AGENT_SVC_PORT=${p#* }
+	agent_config "$@"
+}
+
+# The commit of release ID: a fixed fake sha derived from the id.
+agent_sha() {	# ID
+	printf '%s' "$1" | sha1sum | cut -c1-40
+}
+
+# Make release number N by hand (with empty FILES in it); prints its id.
+agent_release() {	# N [FILE...]
+	local n=$1 sha id f
+	shift
+	sha=$(printf 'release %s' "$n" | sha1sum | cut -c1-40)
+	id=$(printf '20261123T1515%02dZ-%s' "$n" "${sha:0:7}")
+	mkdir -p "$LIVE/releases/$id"
+	echo "<h1>release $n</h1>" >"$LIVE/releases/$id/index.html"
+	for f in "$@"; do
+		: >"$LIVE/releases/$id/$f"
+	done
+	chmod -R go+rX "$LIVE/releases/$id"
+	printf 'commit=%s\nref=refs/heads/master\nresult=deployed\n' \
+		"$(agent_sha "$id")" >"$LIVE/releases/$id.meta"
+	chmod 644 "$LIVE/releases/$id.meta"
+	echo "$id"
+}
+
+# Point current at release ID (symlink + rename, as the hook does).
+agent_switch() {	# ID
+	ln -sfn "releases/$1" "$LIVE/current.new"
+	mv -T "$LIVE/current.new" "$LIVE/current"
+}
+
+# Write the config ($CONFIG, or $AGENT_CONFIG) from the defaults below.
+# Each argument "[SECTION.]KEY = VALUE" (SECTION deploy, agent or service;
+# default service) replaces the default of KEY or adds it; "-[SECTION.]KEY"
+# removes it.  Run as root the service is www-data and the token group
+# nogroup; otherwise both are left unset (the caller's).
+agent_config() {	# [[SECTION.]KEY = VALUE | -[SECTION.]KEY ...]
+	local lines=(
+		"deploy|path = $LIVE"
+		"agent|listen = 127.0.0.1:$AGENT_PORT"
+		"agent|token_file = $AGENT_TOKEN"
+		"service|command = exec $AGENT_PY -m http.server $AGENT_SVC_PORT --bind 127.0.0.1"
+		"service|ready = tcp:127.0.0.1:$AGENT_SVC_PORT"
+		"service|ready_timeout = 10"
+		"service|stop_timeout = 5"
+		"service|restart_delay = 0.1"
+		"service|restart_max_delay = 0.4"
+		"service|log_tag = $AGENT_TAG"
+		"service|environment = PYTHONUNBUFFERED=1"
+	)
+	if is_root; then
+		lines+=("agent|token_group = nogroup" "service|user = www-data"
+			"service|group = www-data")
+	fi
+	local arg sec del l new
+	for arg in "$@"; do
+		del=
+		case "$arg" in -*) del=1 arg=${arg#-} ;; esac
+		case "$arg" in
+		deploy.* | agent.* | service.*) sec=${arg%%.*} arg=${arg#*.} ;;
+		*) sec=service ;;
+		esac
+		new=()
+		for l in "${lines[@]}"; do
+			[ "${l%%|*}" = "$sec" ] &&
+				[ "$(agent_key "${l#*|}")" = "$(agent_key "$arg")" ] &&
+				continue
+			new+=("$l")
+		done
+		[ -n "$del" ] || new+=("$sec|$arg")
+		lines=("${new[@]}")
+	done
+	local cfg=${AGENT_CONFIG:-$CONFIG}
+	for sec in deploy agent service; do
+		echo "[$sec]"
+		for l in "${lines[@]}"; do
+			[ "${l%%|*}" != "$sec" ] || echo "${l#*|}"
+		done
+	done >"$cfg"
+	chmod 644 "$cfg"
+}
+
+agent_key() {	# "KEY = VALUE": prints KEY
+	local k=${1%%=*}
+	k=${k%"${k##*[! ]}"}
+	echo "$k"
+}
+
+# "Authorization: Bearer <token>" into a 0600 header file for curl -H @FILE,
+# from the token file the agent wrote.
+agent_auth() {
+	(umask 077 && { printf 'Authorization: Bearer '; cat "$AGENT_TOKEN"; } \
+		>"$AGENT_HDR")
+}
+
+# Is PID a live process (not a zombie)?
+agent_alive() {	# PID
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "${st%% *}" != Z ]
+}
+
+# Start `redeployd -f -c CONFIG ARGS` in the background (stderr appended to
+# $AGENT_ERR), wait until /health answers and write the header file.  Sets
+# AGENT_PID and records it in $T/agent.pids for agent_kill_all/at_exit.
+agent_start() {	# [ARGS...]
+	local deadline=$((SECONDS + 15))
+	"$REDEPLOYD" -f -c "${AGENT_CONFIG:-$CONFIG}" "$@" </dev/null \
+		>>"$T/agent.out" 2>>"$AGENT_ERR" &
+	AGENT_PID=$!
+	echo "$AGENT_PID" >>"$T/agent.pids"
+	at_exit "agent_kill $AGENT_PID"
+	until [ "$(agent_health)" = 200 ]; do
+		if ! agent_alive "$AGENT_PID"; then
+			fail "redeployd exited at start; stderr:
+$(sed 's/^/| /' "$AGENT_ERR")"
+			return 1
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			fail "redeployd does not answer /health; stderr:
+$(sed 's/^/| /' "$AGENT_ERR")"
+			return 1
+		fi
+		sleep 0.01
+	done
+	agent_auth
+}
+
+# GET /health without a token; prints the status code (000: no answer).
+agent_health() {
+	curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		"http://127.0.0.1:$AGENT_PORT/health" 2>/dev/null || true
+}
+
+# Stop agent PID if it is still one of ours: TERM, up to 15 s, then KILL.
+agent_kill() {	# PID
+	local pid=$1 i
+	grep -qaF "$T/" "/proc/$pid/cmdline" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 1500; i++)); do
+		agent_alive "$pid" || break
+		sleep 0.01
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# Stop every agent this script started, then anything still running in a
+# release of this script (services orphaned by a killed agent).
+agent_kill_all() {
+	local pid
+	if [ -f "$T/agent.pids" ]; then
+		while read -r pid; do
+			agent_kill "$pid"
+		done <"$T/agent.pids"
+	fi
+	agent_sweep
+}
+
+agent_sweep() {
+	local p cwd
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		case "$p" in "$$" | "$BASHPID") continue ;; esac
+		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
+		case "$cwd" in
+		"$LIVE"/*) kill -KILL "$p" 2>/dev/null || true ;;
+		esac
+	done
+}
+
+# Ask the agent: METHOD PATH with the token (header file $AGENT_HDR, or
+# AGENT_HDR=/dev/null for none) and CURL ARGS.  Prints the status code (000:
+# no answer); body and headers in $AGENT_RESP.body/.head ($T/resp default).
+agent_curl() {	# METHOD PATH [CURL ARGS...]
+	local m=$1 p=$2 r=${AGENT_RESP:-$T/resp}
+	shift 2
+	curl -s -o "$r.body" -D "$r.head" -w '%{http_code}' --max-time 30 \
+		-X "$m" -H @"$AGENT_HDR" "$@" \
+		"http://127.0.0.1:$AGENT_PORT$p" 2>"$r.err" || true
+}
+
+# agent_curl, failing unless the answer is CODE.
+agent_expect() {	# CODE METHOD PATH [CURL ARGS...]
+	local want=$1 got r=${AGENT_RESP:-$T/resp}
+	shift
+	got=$(agent_curl "$@")
+	[ "$got" = "$want" ] && return 0
+	fail "$1 $2 answered $got, expected $want; headers and body:
+$(cat "$r.head" "$r.body" "$r.err" 2>/dev/null | sed 's/^/| /')"
+}
+
+# Print field KEY (dotted: last_exit.code) of the JSON in FILE: strings
+# raw, null as "null"; fails when the key is missing or FILE is not JSON.
+agent_json() {	# KEY [FILE]
+	"$AGENT_PY" -c 'import json, sys
+try:
+    v = json.load(open(sys.argv[2]))
+except ValueError as e:
+    sys.exit("not JSON (%s): %r" % (e, open(sys.argv[2]).read()))
+for k in sys.argv[1].split("."):
+    if not isinstance(v, dict) or k not in v:
+        sys.exit("no %s in %s" % (sys.argv[1], open(sys.argv[2]).read()))
+    v = v[k]
+if isinstance(v, str):
+    print(v)
+else:
+    print(json.dumps(v))' "$1" "${2:-${AGENT_RESP:-$T/resp}.body}"
+}
+
+# GET /status into $T/status.json (failing unless 200).
+agent_status() {
+	AGENT_RESP=$T/status agent_expect 200 GET /status &&
+		cp "$T/status.body" "$T/status.json"
+}
+
+# A field of a fresh /status.
+agent_field() {	# KEY
+	agent_status && agent_json "$1" "$T/status.json"
+}
+
+# Wait until /status says state STATE (default timeout 10 s).
+agent_wait_state() {	# STATE [SECONDS]
+	local deadline=$((SECONDS + ${2:-10})) s=
+	while :; do
+		s=$(agent_field state 2>/dev/null) || s=
+		[ "$s" != "$1" ] || return 0
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			fail "state is '$s', not '$1' after ${2:-10} s; status: $(cat "$T/status.json" 2>/dev/null)
+agent stderr:
+$(tail -n 20 "$AGENT_ERR" | sed 's/^/| /')"
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# The live processes of process group PGID, one pid a line.
+agent_group_pids() {	# PGID
+	ps -e -o pid=,pgid=,stat= | awk -v g="$1" '$2 == g && $3 !~ /^Z/ { print $1 }'
+}
+
+# Live http.server processes running in a release of this script.
+agent_servers() {
+	local p cwd
+	for p in /proc/[0-9]*; do
+		grep -qaF http.server "$p/cmdline" 2>/dev/null || continue
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case "$cwd" in "$LIVE"/*) ;; *) continue ;; esac
+		agent_alive "${p#/proc/}" && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# Zombie children of PID (default: $AGENT_PID).
+agent_zombies() {	# [PID]
+	ps -e -o pid=,ppid=,stat= |
+		awk -v p="${1:-$AGENT_PID}" '$2 == p && $3 ~ /^Z/ { print $1 }'
+}
+
+# Fail unless the service answers HTTP on $AGENT_SVC_PORT right now.
+agent_service_answers() {
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		"http://127.0.0.1:$AGENT_SVC_PORT/") || true
+	[ "$code" = 200 ] || fail "the service on port $AGENT_SVC_PORT answered '$code'"
+}
+
+# Wait until process PID is gone (or a zombie of someone else).
+agent_wait_gone() {	# PID [SECONDS]
+	wait_for "! agent_alive $1" "${2:-10}"
+}
