@@ -29,7 +29,7 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 PKG_CONFIG ?= pkg-config
-HOOK_PKGS = libgit2 inih
+HOOK_PKGS = libgit2 inih libcurl jansson
 AGENT_PKGS = libmicrohttpd jansson inih
 TEST_PKGS = cmocka inih
 pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
@@ -98,11 +98,14 @@ demo: deps all
 	scripts/demo
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/redeploy
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/redeploy
 	install -m 0755 $(HOOK_BIN) $(DESTDIR)$(BINDIR)/redeploy
+	install -m 0755 $(AGENT_BIN) $(DESTDIR)$(SBINDIR)/redeployd
 	install -m 0644 doc/redeploy.1 $(DESTDIR)$(MANDIR)/man1/redeploy.1
 	install -m 0644 doc/redeploy.ini.5 $(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
+	install -m 0644 doc/redeployd.8 $(DESTDIR)$(MANDIR)/man8/redeployd.8
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini"; \
 	else \
@@ -111,13 +114,22 @@ install: all
 	fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(MANDIR)/man1/redeploy.1 \
-		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
+	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(SBINDIR)/redeployd \
+		$(DESTDIR)$(MANDIR)/man1/redeploy.1 \
+		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5 \
+		$(DESTDIR)$(MANDIR)/man8/redeployd.8
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini in place"
 
 lint:
 	shellcheck -x scripts/deps scripts/bench scripts/demo tests/run \
 		tests/e2e/*.sh .ci/run
+	@for page in doc/*.[1-8]; do \
+		out=$$(LC_ALL=C.UTF-8 groff -ww -man -Tutf8 $$page 2>&1 >/dev/null); \
+		[ -z "$$out" ] || { echo "$$page: $$out"; exit 1; }; \
+		if command -v mandoc >/dev/null; then \
+			mandoc -T lint -W warning $$page || exit 1; \
+		fi; \
+	done
 
 clean:
 	rm -rf build $(HOOK_BIN) $(AGENT_BIN)

@@ -368,6 +368,8 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	else if (pruned > 0 && pid == -1)
 		log_info("removed %zu old release%s", pruned,
 		    pruned == 1 ? "" : "s");
+	if (tree == NULL)	/* no repository at hand: no spare */
+		goto done;
 	memset(&o, 0, sizeof(o));
 	o.repo_path = c->req->repo_path;
 	o.cfg = c->cfg;
@@ -378,6 +380,7 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
 	    err, sizeof(err)) == -1)
 		log_warnx("preparing the next deploy: %s", err);
+done:
 	if (pid == 0)
 		_exit(0);	/* the parent reports and cleans up */
 }
@@ -403,6 +406,91 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 	git_commit_free(commit);
 }
 
+/* Ask the agent to restart; 0 when it runs release `id` now. */
+static int
+deploy_ask_restart(const struct config *cfg, const char *id,
+    struct client_reply *rep, char *why, size_t n)
+{
+	double timeout = cfg->stop_timeout + cfg->ready_timeout + 10;
+	const char *got, *error;
+
+	if (client_call(cfg, "POST", "/restart", timeout, rep, why, n) == -1)
+		return -1;
+	got = client_str(rep, "release");
+	error = client_str(rep, "error");
+	if (rep->code == 200 && strcmp(got, id) == 0)
+		return 0;
+	if (rep->code == 200)
+		/* "switched but still old code": the agent runs another tree */
+		snprintf(why, n, "the agent restarted release '%s', not '%s' "
+		    "(is its [deploy] path '%s'?)", got[0] ? got : "?", id,
+		    cfg->path);
+	else
+		snprintf(why, n, "%s", error[0] ? error : "the agent answered "
+		    "with an error");
+	return -1;
+}
+
+/*
+ * Steps 6-7: the agent restarts the service, and the new process must run
+ * the release just switched to.  Otherwise: mark it failed, switch back to
+ * the previous release and restart that; *result says how it ended.
+ */
+static int
+deploy_restart(struct deploy_ctx *c, struct release *rel,
+    const struct release *prev, const char **result)
+{
+	const struct config *cfg = c->cfg;
+	const char *name = strrchr(cfg->path, '/');
+	struct client_reply rep;
+	char why[ERRLEN], why2[ERRLEN];
+
+	name = name && name[1] ? name + 1 : cfg->path;
+	if (deploy_ask_restart(cfg, rel->id, &rep, why, sizeof(why)) == 0) {
+		log_info("%s ready in %.2f s (pid %lld, release %s)", name,
+		    (double)client_int(&rep, "ready_ms") / 1000.0,
+		    client_int(&rep, "pid"), rel->id);
+		client_print_log(&rep, 3);
+		client_reply_free(&rep);
+		return 0;
+	}
+	log_warnx("release %s failed: %s", rel->id, why);
+	if (rep.json != NULL) {
+		log_warnx("the service's last lines:");
+		client_print_log(&rep, 10);
+	}
+	client_reply_free(&rep);
+	snprintf(c->err, sizeof(c->err), "%s", why);
+	snprintf(rel->result, sizeof(rel->result), "failed");
+	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
+		log_warn("marking release %s failed", rel->id);
+	*result = "failed";
+	if (prev == NULL) {
+		/* Nothing to go back to: a broken release never stays live. */
+		if (unlinkat(c->pathfd, "current", 0) == -1 || fsync(c->pathfd))
+			log_warn("removing '%s/current'", cfg->path);
+		(void)deploy_ask_restart(cfg, "", &rep, why2, sizeof(why2));
+		client_reply_free(&rep);
+		log_warnx("no earlier release to go back to: nothing is live "
+		    "now; fix the cause and push again");
+		return -1;
+	}
+	if (release_switch(c->pathfd, prev->id, c->uid, c->gid) == -1) {
+		log_warn("switching back to release %s", prev->id);
+		return -1;
+	}
+	if (deploy_ask_restart(cfg, prev->id, &rep, why2, sizeof(why2)) == 0) {
+		log_warnx("rolled back to release %s, serving again (pid %lld); "
+		    "the failed release stays in '%s/releases' for inspection",
+		    prev->id, client_int(&rep, "pid"), cfg->path);
+		*result = "rolled-back";
+	} else
+		log_warnx("rolled back to release %s, but it did not start "
+		    "either: %s", prev->id, why2);
+	client_reply_free(&rep);
+	return -1;
+}
+
 int
 deploy_run(const struct deploy_req *req)
 {
@@ -415,6 +503,7 @@ deploy_run(const struct deploy_req *req)
 	git_tree *tree = NULL;
 	git_oid oid;
 	char rev[300], short_sha[8], what[400], curid[RELEASE_IDLEN];
+	const char *result;
 	double t0 = deploy_now(), ms;
 	int have_cur = 0, rc = EXIT_DEPLOY;
 
@@ -514,14 +603,28 @@ deploy_run(const struct deploy_req *req)
 	log_info("release %s live: %lu files (%lu written, %lu reused), "
 	    "%.0f ms", rel.id, st.written + st.linked, st.written, st.linked,
 	    ms);
+	result = "deployed";
+	if (cfg->has_agent &&
+	    deploy_restart(&c, &rel, have_cur ? &cur : NULL, &result) == -1) {
+		/* rolled back (or nothing to roll back to): say how it ends */
+		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
+		    "files=%lu ms=%.0f result=%s reason=\"%s\"", rel.id,
+		    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
+		    deploy_now() - t0, result, c.err);
+		c.err[0] = '\0';
+		if (have_cur && strcmp(result, "rolled-back") == 0)
+			deploy_respare(&c, &cur);
+		rc = EXIT_DEPLOY;
+		goto out;
+	}
 	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
-	    "files=%lu written=%lu reused=%lu ms=%.0f result=deployed", rel.id,
+	    "files=%lu written=%lu reused=%lu ms=%.0f result=%s", rel.id,
 	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-	    st.written, st.linked, ms);
+	    st.written, st.linked, deploy_now() - t0, result);
 	deploy_housekeep(&c, &rel, git_tree_id(tree));
 	rc = 0;
 out:
-	if (rc != 0 && c.spare_taken && have_cur)
+	if (rc != 0 && c.spare_taken && have_cur && c.lockfd != -1)
 		deploy_respare(&c, &cur);
 	if (rc != 0 && c.err[0] != '\0') {
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
@@ -533,6 +636,121 @@ out:
 	}
 	git_tree_free(tree);
 	git_commit_free(commit);
+	deploy_close(&c);
+	return rc;
+}
+
+/* Which release a rollback goes to: ID, or the previous good one. */
+static const struct release *
+deploy_rollback_target(const struct release_list *l, const char *want,
+    const struct release **cur, char *err, size_t n)
+{
+	size_t i, c = l->n;
+
+	*cur = NULL;
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].current) {
+			c = i;
+			*cur = &l->v[i];
+		}
+	if (want != NULL) {
+		for (i = 0; i < l->n; i++)
+			if (strcmp(l->v[i].id, want) == 0)
+				break;
+		if (i == l->n)
+			snprintf(err, n, "no release '%s' (see 'redeploy "
+			    "releases')", want);
+		else if (i == c)
+			snprintf(err, n, "release '%s' is live already", want);
+		else
+			return &l->v[i];
+		return NULL;
+	}
+	for (i = c == l->n ? 0 : c + 1; i < l->n; i++)
+		if (strcmp(l->v[i].result, "deployed") == 0)
+			return &l->v[i];
+	snprintf(err, n, "no earlier good release to roll back to (see "
+	    "'redeploy releases')");
+	return NULL;
+}
+
+/*
+ * `redeploy rollback [ID]`: switch current to ID or the previous good
+ * release under the deploy lock, restart, verify and report as a deploy
+ * does (a target that does not start is marked failed and undone).
+ */
+int
+deploy_rollback(const struct deploy_req *req, const char *want)
+{
+	const struct config *cfg = req->cfg;
+	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
+	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+	struct release_list l = { 0 };
+	const struct release *target, *cur;
+	struct release rel;
+	git_commit *commit = NULL;
+	git_oid oid;
+	const char *result = "deployed";
+	char what[300];
+	double t0;
+	int rc = EXIT_DEPLOY;
+
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
+	snprintf(what, sizeof(what), "a rollback by %s", req->pusher);
+	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) ==
+	    -1 || (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "opening '%s'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	t0 = deploy_now();
+	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
+	    sizeof(c.err))) == NULL)
+		goto out;
+	if (strcmp(target->result, "deployed") != 0)
+		log_info("note: release %s is marked %s", target->id,
+		    target->result);
+	rel = *target;
+	if (release_switch(c.pathfd, rel.id, c.uid, c.gid) == -1) {
+		deploy_fail(&c, "switching '%s/current'", cfg->path);
+		goto out;
+	}
+	log_info("release %s live again (commit %.7s)", rel.id, rel.commit);
+	if (cfg->has_agent && deploy_restart(&c, &rel, cur, &result) == -1) {
+		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
+		    "ms=%.0f result=%s reason=\"%s\"", rel.id, rel.commit,
+		    req->pusher, deploy_now() - t0, result, c.err);
+		c.err[0] = '\0';
+		goto out;
+	}
+	snprintf(rel.result, sizeof(rel.result), "deployed");
+	if (strcmp(target->result, "deployed") != 0 &&
+	    release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
+		log_warn("marking release %s deployed", rel.id);
+	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
+	    "result=deployed", rel.id, rel.commit, req->pusher,
+	    deploy_now() - t0);
+	if (req->repo_path != NULL &&
+	    repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == 0 &&
+	    git_oid_fromstr(&oid, rel.commit) == 0 &&
+	    git_commit_lookup(&commit, c.repo, &oid) == 0)
+		deploy_housekeep(&c, &rel, git_commit_tree_id(commit));
+	else
+		deploy_housekeep(&c, &rel, NULL);
+	c.err[0] = '\0';
+	rc = 0;
+out:
+	if (c.err[0] != '\0')
+		log_warnx("rollback failed: %s", c.err);
+	git_commit_free(commit);
+	release_list_free(&l);
 	deploy_close(&c);
 	return rc;
 }

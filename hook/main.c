@@ -6,6 +6,7 @@
  * error, 3 system error (doc/redeploy.1).
  */
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,8 +33,13 @@ static const char usage_text[] =
 "  hook [REF...]        run from a bare repository's post-update hook (REFs)\n"
 "                       or post-receive hook (\"old new ref\" lines on stdin)\n"
 "  deploy [REV]         deploy REV (default: the branch tip) by hand\n"
+"  rollback [ID]        switch back to ID (default: the previous good\n"
+"                       release) and restart\n"
 "  releases             list releases, newest first; '*' marks current\n"
-"  check                validate the config and directories\n"
+"  status [--json]      the agent's view of the service\n"
+"  log [-n N]           the service's last N output lines (default 100)\n"
+"  restart              ask the agent to restart the service, wait\n"
+"  check                validate the config, directories and the agent\n"
 "  install-hook REPO    write REPO/hooks/post-update calling this config\n"
 "\n"
 "  -c, --config FILE    config file (default: $REDEPLOY_CONFIG, the\n"
@@ -213,6 +219,13 @@ out:
 	return rc;
 }
 
+static char *
+main_copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src);
+	return dst;
+}
+
 static int
 main_repo_path(const struct config *cfg, char *out, size_t n)
 {
@@ -346,6 +359,92 @@ cmd_install_hook(const char *cfgpath, int argc, char **argv)
 	return rc;
 }
 
+static int
+cmd_status(const char *cfgpath, int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	int json = 0, rc;
+
+	if (argc == 1 && strcmp(argv[0], "--json") == 0)
+		json = 1;
+	else if (argc > 0) {
+		log_warnx("usage: redeploy status [--json]");
+		return EXIT_USAGE;
+	}
+	if (main_load(&cfg, cfgpath, NULL) == -1)
+		return EXIT_USAGE;
+	rc = ops_status(&cfg, json);
+	config_free(&cfg);
+	return rc;
+}
+
+static int
+cmd_log(const char *cfgpath, int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	long lines = 100;
+	char *end;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[0], "-n") == 0) {
+		errno = 0;
+		lines = strtol(argv[1], &end, 10);
+		if (errno != 0 || *end != '\0' || lines < 1 || lines > 1000) {
+			log_warnx("-n takes a number of lines from 1 to 1000");
+			return EXIT_USAGE;
+		}
+	} else if (argc != 0) {
+		log_warnx("usage: redeploy log [-n N]");
+		return EXIT_USAGE;
+	}
+	if (main_load(&cfg, cfgpath, NULL) == -1)
+		return EXIT_USAGE;
+	rc = ops_log(&cfg, lines);
+	config_free(&cfg);
+	return rc;
+}
+
+static int
+cmd_restart(const char *cfgpath, int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	int rc;
+
+	if (argc > 0) {
+		log_warnx("usage: redeploy restart");
+		return EXIT_USAGE;
+	}
+	if (main_load(&cfg, cfgpath, NULL) == -1)
+		return EXIT_USAGE;
+	rc = ops_restart(&cfg);
+	config_free(&cfg);
+	return rc;
+}
+
+static int
+cmd_rollback(const char *cfgpath, int argc, char **argv)
+{
+	struct config cfg = { 0 };
+	struct deploy_req req = { 0 };
+	char repo[PATH_MAX], pusher[64];
+	int rc;
+
+	if (argc > 1) {
+		log_warnx("usage: redeploy rollback [ID]");
+		return EXIT_USAGE;
+	}
+	if (main_load(&cfg, cfgpath, NULL) == -1)
+		return EXIT_USAGE;
+	main_pusher(pusher, sizeof(pusher));
+	req.cfg = &cfg;
+	req.repo_path = cfg.repository ? main_copy(repo, sizeof(repo),
+	    cfg.repository) : NULL;
+	req.pusher = pusher;
+	rc = deploy_rollback(&req, argc == 1 ? argv[0] : NULL);
+	config_free(&cfg);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const char *, int, char **);
@@ -353,7 +452,11 @@ static const struct {
 } commands[] = {
 	{ "hook", cmd_hook, "hook [REF...]" },
 	{ "deploy", cmd_deploy, "deploy [REV]" },
+	{ "rollback", cmd_rollback, "rollback [ID]" },
 	{ "releases", cmd_releases, "releases" },
+	{ "status", cmd_status, "status [--json]" },
+	{ "log", cmd_log, "log [-n N]" },
+	{ "restart", cmd_restart, "restart" },
 	{ "check", cmd_check, "check" },
 	{ "install-hook", cmd_install_hook, "install-hook REPO" },
 };
@@ -425,6 +528,7 @@ main(int argc, char **argv)
 		}
 	}
 	git_libgit2_init();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Objects were checked on receive (receive.fsckObjects); rehashing
 	 * every blob again costs a third of a full checkout. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
@@ -433,6 +537,7 @@ main(int argc, char **argv)
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
 	rc = commands[i].fn(cfgpath, argc - optind, argv + optind);
+	curl_global_cleanup();
 	git_libgit2_shutdown();
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <git2.h>
+#include <jansson.h>
 
 #include "config.h"
 
@@ -135,10 +136,30 @@ struct deploy_req {
 	const char	*pusher;
 };
 int	deploy_run(const struct deploy_req *req);
+int	deploy_rollback(const struct deploy_req *req, const char *id);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+
+/* client.c - requests to the agent */
+struct client_reply {
+	long	 code;		/* HTTP status */
+	char	*body;
+	json_t	*json;		/* the body, when it is JSON */
+};
+int	client_call(const struct config *cfg, const char *method,
+	    const char *path, double timeout, struct client_reply *out,
+	    char *err, size_t n);
+void	client_reply_free(struct client_reply *r);
+const char *client_str(const struct client_reply *r, const char *key);
+long long client_int(const struct client_reply *r, const char *key);
+void	client_print_log(const struct client_reply *r, size_t max);
+
+/* ops.c - status, log, restart */
+int	ops_status(const struct config *cfg, int json);
+int	ops_log(const struct config *cfg, long lines);
+int	ops_restart(const struct config *cfg);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,

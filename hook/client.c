@@ -1,0 +1,162 @@
+/*
+ * client.c - the hook's side of the agent's endpoint (libcurl).
+ *
+ * The token is read from token_file (refused if others can read it or it
+ * is a symlink), goes only into the Authorization header, and is wiped
+ * after the request; it is never in argv, the environment or a log line.
+ * Proxies from the environment are ignored: the agent is on loopback.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "redeploy.h"
+#include "token.h"
+
+#define CLIENT_MAXBODY	(1 << 20)
+
+struct client_buf {
+	char	*p;
+	size_t	 len;
+	int	 overflow;
+};
+
+static size_t
+client_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct client_buf *b = arg;
+	size_t n = size * nmemb;
+	char *np;
+
+	if (b->len + n > CLIENT_MAXBODY) {
+		b->overflow = 1;
+		return 0;
+	}
+	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+void
+client_reply_free(struct client_reply *r)
+{
+	json_decref(r->json);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+client_call(const struct config *cfg, const char *method, const char *path,
+    double timeout, struct client_reply *out, char *err, size_t n)
+{
+	char token[TOKEN_HEXLEN + 1], auth[TOKEN_HEXLEN + 32], url[300];
+	char cerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	struct client_buf b = { 0 };
+	CURL *c = NULL;
+	CURLcode cc;
+	int v6 = strcmp(cfg->listen_host, "::1") == 0, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (token_read(cfg->token_file, token, err, n) == -1)
+		return -1;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	explicit_bzero(token, sizeof(token));
+	snprintf(url, sizeof(url), "http://%s%s%s:%d%s", v6 ? "[" : "",
+	    cfg->listen_host, v6 ? "]" : "", cfg->listen_port, path);
+	if ((c = curl_easy_init()) == NULL ||
+	    (hdr = curl_slist_append(NULL, auth)) == NULL) {
+		snprintf(err, n, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "redeploy");
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_COULDNT_CONNECT) {
+		snprintf(err, n, "the agent is not running on %s:%d (start "
+		    "redeployd -c '%s')", cfg->listen_host, cfg->listen_port,
+		    cfg->file);
+		goto out;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(err, n, "the agent did not answer %s %s within %.0f s",
+		    method, path, timeout);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		snprintf(err, n, "asking the agent (%s %s): %s", method, path,
+		    cerr[0] ? cerr : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->code);
+	if (out->code == 401) {
+		snprintf(err, n, "the agent refused the token in '%s' (it is "
+		    "rewritten at every agent start: is this the agent of "
+		    "this config?)", cfg->token_file);
+		goto out;
+	}
+	out->body = b.p;
+	b.p = NULL;
+	if (out->body != NULL && out->body[0] == '{')
+		out->json = json_loads(out->body, 0, NULL);
+	rc = 0;
+out:
+	explicit_bzero(auth, sizeof(auth));
+	curl_slist_free_all(hdr);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	free(b.p);
+	return rc;
+}
+
+/* A JSON string member, or "" */
+const char *
+client_str(const struct client_reply *r, const char *key)
+{
+	json_t *v = r->json ? json_object_get(r->json, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+long long
+client_int(const struct client_reply *r, const char *key)
+{
+	json_t *v = r->json ? json_object_get(r->json, key) : NULL;
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+/* Print the last `max` lines of the answer's "log" to the pusher. */
+void
+client_print_log(const struct client_reply *r, size_t max)
+{
+	json_t *log = r->json ? json_object_get(r->json, "log") : NULL;
+	size_t i, count = json_is_array(log) ? json_array_size(log) : 0;
+
+	for (i = count > max ? count - max : 0; i < count; i++) {
+		json_t *line = json_array_get(log, i);
+
+		if (json_is_string(line))
+			log_info("  | %s", json_string_value(line));
+	}
+}

@@ -1,0 +1,133 @@
+/*
+ * ops.c - the operator's commands that talk to the agent: status, log,
+ * restart.  Each prints one readable answer (or the raw JSON with --json)
+ * and exits 0, or says in one line what is wrong and exits 1 (the agent
+ * failed to restart) or 3 (the agent cannot be reached).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "redeploy.h"
+
+static const char *
+ops_name(const struct config *cfg)
+{
+	const char *name = strrchr(cfg->path, '/');
+
+	return name && name[1] ? name + 1 : cfg->path;
+}
+
+static void
+ops_duration(char *buf, size_t n, double s)
+{
+	long t = (long)s;
+
+	if (t < 60)
+		snprintf(buf, n, "%.1f s", s);
+	else if (t < 3600)
+		snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+	else
+		snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+}
+
+static int
+ops_need_agent(const struct config *cfg)
+{
+	if (cfg->has_agent)
+		return 0;
+	log_warnx("'%s' has no [agent] section: there is no service to ask "
+	    "(a static site)", cfg->file);
+	return -1;
+}
+
+int
+ops_status(const struct config *cfg, int json)
+{
+	struct client_reply r;
+	char err[ERRLEN], up[32];
+	json_t *ex, *v;
+
+	if (ops_need_agent(cfg) == -1)
+		return EXIT_USAGE;
+	if (client_call(cfg, "GET", "/status", 10, &r, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EXIT_SYSTEM;
+	}
+	if (json || r.json == NULL) {
+		printf("%s\n", r.body ? r.body : "");
+		client_reply_free(&r);
+		return 0;
+	}
+	v = json_object_get(r.json, "uptime");
+	ops_duration(up, sizeof(up), json_is_number(v) ?
+	    json_number_value(v) : 0);
+	printf("%s: %s", ops_name(cfg), client_str(&r, "state"));
+	if (client_int(&r, "pid") > 0)
+		printf(", pid %lld, up %s", client_int(&r, "pid"), up);
+	printf("\n  release  %s (commit %.7s)\n",
+	    client_str(&r, "release")[0] ? client_str(&r, "release") : "-",
+	    client_str(&r, "commit")[0] ? client_str(&r, "commit") : "-");
+	printf("  restarts %lld", client_int(&r, "restarts"));
+	ex = json_object_get(r.json, "last_exit");
+	if (json_is_object(ex))
+		printf(", last exit: code %lld, signal %lld",
+		    (long long)json_integer_value(json_object_get(ex, "code")),
+		    (long long)json_integer_value(json_object_get(ex,
+		    "signal")));
+	printf("\n  agent    pid %lld, version %s, %s:%d\n",
+	    client_int(&r, "agent_pid"), client_str(&r, "version"),
+	    cfg->listen_host, cfg->listen_port);
+	if (client_str(&r, "error")[0] != '\0')
+		printf("  error    %s\n", client_str(&r, "error"));
+	client_reply_free(&r);
+	return 0;
+}
+
+int
+ops_log(const struct config *cfg, long lines)
+{
+	struct client_reply r;
+	char err[ERRLEN], path[64];
+
+	if (ops_need_agent(cfg) == -1)
+		return EXIT_USAGE;
+	snprintf(path, sizeof(path), "/log?lines=%ld", lines);
+	if (client_call(cfg, "GET", path, 10, &r, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EXIT_SYSTEM;
+	}
+	fputs(r.body ? r.body : "", stdout);
+	client_reply_free(&r);
+	return 0;
+}
+
+int
+ops_restart(const struct config *cfg)
+{
+	struct client_reply r;
+	char err[ERRLEN];
+	int rc = 0;
+
+	if (ops_need_agent(cfg) == -1)
+		return EXIT_USAGE;
+	if (client_call(cfg, "POST", "/restart", cfg->stop_timeout +
+	    cfg->ready_timeout + 10, &r, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EXIT_SYSTEM;
+	}
+	if (r.code == 200) {
+		log_info("%s ready in %.2f s (pid %lld, release %s)",
+		    ops_name(cfg), (double)client_int(&r, "ready_ms") / 1000.0,
+		    client_int(&r, "pid"), client_str(&r, "release"));
+		client_print_log(&r, 3);
+	} else {
+		log_warnx("restart failed: %s", client_str(&r, "error")[0] ?
+		    client_str(&r, "error") : "the agent answered an error");
+		client_print_log(&r, 10);
+		rc = EXIT_DEPLOY;
+	}
+	client_reply_free(&r);
+	return rc;
+}
