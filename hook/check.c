@@ -2,10 +2,11 @@
  * check.c - `redeploy check`: the config and the directories it names.
  *
  * Each problem is one line saying what to do; "configuration OK" and exit 0
- * only when there is none.  Checks: owner and group resolve (as root), the
- * deploy path and releases/ exist, belong to the right user and cannot be
- * written by others or by the service user, modes are usable, and the
- * repository opens.
+ * only when there is none.  Checks: owner and group resolve, the deploy
+ * path and releases/ exist, belong to the right user and cannot be written
+ * by others or by the service user, modes are usable, the repository
+ * opens; with an agent: the service user and group, authbind's permission
+ * for the ready port, the token file, and the agent answering /health.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 
 #include "log.h"
 #include "redeploy.h"
+#include "token.h"
 
 struct check {
 	const struct config *cfg;
@@ -116,6 +118,67 @@ check_dir(struct check *ck, const char *what, const char *path, int required)
 		    "(only shared/ may be)", what, path, ck->cfg->user);
 }
 
+/* Could uid (primary group gid) execute a file with this owner and mode? */
+static int
+check_can_exec(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	if (st->st_gid == gid)
+		return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+/*
+ * The agent's side: the service's user and group, authbind's permission
+ * for the ready port, the token file, and whether the agent answers.
+ */
+static void
+check_agent(struct check *ck)
+{
+	const struct config *cfg = ck->cfg;
+	struct client_reply r;
+	struct stat st;
+	char err[ERRLEN], byport[64], token[TOKEN_HEXLEN + 1];
+	int port = cfg->ready_port;
+
+	if (cfg->svc_group != NULL && getgrnam(cfg->svc_group) == NULL)
+		check_problem(ck, "[service] group '%s' is not a group on this "
+		    "machine", cfg->svc_group);
+	if (cfg->authbind) {
+		if (access("/usr/bin/authbind", X_OK) == -1)
+			check_problem(ck, "authbind = yes but /usr/bin/authbind "
+			    "is missing (apt-get install authbind)");
+		if (cfg->ready != READY_NONE && port > 0 && port < 1024) {
+			/* authbind wants "!PORT" for 512-1023 */
+			snprintf(byport, sizeof(byport), "/etc/authbind/byport/"
+			    "%s%d", port >= 512 ? "!" : "", port);
+			if (stat(byport, &st) == -1)
+				check_problem(ck, "authbind has no '%s': the "
+				    "service cannot bind port %d (touch it, "
+				    "chown %s, chmod 0500)", byport, port,
+				    cfg->user ? cfg->user : "the service user");
+			else if (ck->svc_uid != (uid_t)-1 &&
+			    !check_can_exec(&st, ck->svc_uid, ck->svc_gid))
+				check_problem(ck, "'%s' is not executable by '%s': "
+				    "the service cannot bind port %d (chown "
+				    "%s '%s'; chmod 0500 '%s')", byport,
+				    cfg->user, port, cfg->user, byport, byport);
+		}
+	}
+	if (token_read(cfg->token_file, token, err, sizeof(err)) == -1) {
+		check_problem(ck, "%s", err);
+		return;
+	}
+	explicit_bzero(token, sizeof(token));
+	if (client_call(cfg, "GET", "/health", 5, &r, err, sizeof(err)) == -1)
+		check_problem(ck, "%s", err);
+	else if (r.code != 200)
+		check_problem(ck, "the agent on %s:%d answered /health with %ld",
+		    cfg->listen_host, cfg->listen_port, r.code);
+	client_reply_free(&r);
+}
+
 int
 check_run(const struct config *cfg)
 {
@@ -180,6 +243,8 @@ check_run(const struct config *cfg)
 			    "(the first push creates it)", cfg->branch,
 			    cfg->repository);
 	}
+	if (cfg->has_agent)
+		check_agent(&ck);
 	git_reference_free(ref);
 	git_repository_free(repo);
 	if (ck.problems > 0)
