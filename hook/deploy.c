@@ -174,6 +174,7 @@ struct deploy_ctx {
 	char		 err[ERRLEN];
 	int		 syserr;	/* errno of the failure, for the hint */
 	int		 spare_taken;	/* the live release's spare is used up */
+	struct restart_site rs;		/* what restart_verify works on */
 };
 
 static int
@@ -406,91 +407,6 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 	git_commit_free(commit);
 }
 
-/* Ask the agent to restart; 0 when it runs release `id` now. */
-static int
-deploy_ask_restart(const struct config *cfg, const char *id,
-    struct client_reply *rep, char *why, size_t n)
-{
-	double timeout = cfg->stop_timeout + cfg->ready_timeout + 10;
-	const char *got, *error;
-
-	if (client_call(cfg, "POST", "/restart", timeout, rep, why, n) == -1)
-		return -1;
-	got = client_str(rep, "release");
-	error = client_str(rep, "error");
-	if (rep->code == 200 && strcmp(got, id) == 0)
-		return 0;
-	if (rep->code == 200)
-		/* "switched but still old code": the agent runs another tree */
-		snprintf(why, n, "the agent restarted release '%s', not '%s' "
-		    "(is its [deploy] path '%s'?)", got[0] ? got : "?", id,
-		    cfg->path);
-	else
-		snprintf(why, n, "%s", error[0] ? error : "the agent answered "
-		    "with an error");
-	return -1;
-}
-
-/*
- * Steps 6-7: the agent restarts the service, and the new process must run
- * the release just switched to.  Otherwise: mark it failed, switch back to
- * the previous release and restart that; *result says how it ended.
- */
-static int
-deploy_restart(struct deploy_ctx *c, struct release *rel,
-    const struct release *prev, const char **result)
-{
-	const struct config *cfg = c->cfg;
-	const char *name = strrchr(cfg->path, '/');
-	struct client_reply rep;
-	char why[ERRLEN], why2[ERRLEN];
-
-	name = name && name[1] ? name + 1 : cfg->path;
-	if (deploy_ask_restart(cfg, rel->id, &rep, why, sizeof(why)) == 0) {
-		log_info("%s ready in %.2f s (pid %lld, release %s)", name,
-		    (double)client_int(&rep, "ready_ms") / 1000.0,
-		    client_int(&rep, "pid"), rel->id);
-		client_print_log(&rep, 3);
-		client_reply_free(&rep);
-		return 0;
-	}
-	log_warnx("release %s failed: %s", rel->id, why);
-	if (rep.json != NULL) {
-		log_warnx("the service's last lines:");
-		client_print_log(&rep, 10);
-	}
-	client_reply_free(&rep);
-	snprintf(c->err, sizeof(c->err), "%s", why);
-	snprintf(rel->result, sizeof(rel->result), "failed");
-	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
-		log_warn("marking release %s failed", rel->id);
-	*result = "failed";
-	if (prev == NULL) {
-		/* Nothing to go back to: a broken release never stays live. */
-		if (unlinkat(c->pathfd, "current", 0) == -1 || fsync(c->pathfd))
-			log_warn("removing '%s/current'", cfg->path);
-		(void)deploy_ask_restart(cfg, "", &rep, why2, sizeof(why2));
-		client_reply_free(&rep);
-		log_warnx("no earlier release to go back to: nothing is live "
-		    "now; fix the cause and push again");
-		return -1;
-	}
-	if (release_switch(c->pathfd, prev->id, c->uid, c->gid) == -1) {
-		log_warn("switching back to release %s", prev->id);
-		return -1;
-	}
-	if (deploy_ask_restart(cfg, prev->id, &rep, why2, sizeof(why2)) == 0) {
-		log_warnx("rolled back to release %s, serving again (pid %lld); "
-		    "the failed release stays in '%s/releases' for inspection",
-		    prev->id, client_int(&rep, "pid"), cfg->path);
-		*result = "rolled-back";
-	} else
-		log_warnx("rolled back to release %s, but it did not start "
-		    "either: %s", prev->id, why2);
-	client_reply_free(&rep);
-	return -1;
-}
-
 int
 deploy_run(const struct deploy_req *req)
 {
@@ -541,6 +457,8 @@ deploy_run(const struct deploy_req *req)
 		goto out;
 	}
 	t0 = deploy_now();	/* deploy work, not time spent waiting */
+	c.rs = (struct restart_site){ cfg, c.pathfd, c.releasesfd, c.uid,
+	    c.gid };
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
@@ -605,7 +523,8 @@ deploy_run(const struct deploy_req *req)
 	    ms);
 	result = "deployed";
 	if (cfg->has_agent &&
-	    deploy_restart(&c, &rel, have_cur ? &cur : NULL, &result) == -1) {
+	    restart_verify(&c.rs, &rel, have_cur ? &cur : NULL, &result,
+	    c.err, sizeof(c.err)) == -1) {
 		/* rolled back (or nothing to roll back to): say how it ends */
 		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
 		    "files=%lu ms=%.0f result=%s reason=\"%s\"", rel.id,
@@ -711,6 +630,8 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	t0 = deploy_now();
+	c.rs = (struct restart_site){ cfg, c.pathfd, c.releasesfd, c.uid,
+	    c.gid };
 	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
 	    sizeof(c.err))) == NULL)
 		goto out;
@@ -723,7 +644,8 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	log_info("release %s live again (commit %.7s)", rel.id, rel.commit);
-	if (cfg->has_agent && deploy_restart(&c, &rel, cur, &result) == -1) {
+	if (cfg->has_agent && restart_verify(&c.rs, &rel, cur,
+	    &result, c.err, sizeof(c.err)) == -1) {
 		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
 		    "ms=%.0f result=%s reason=\"%s\"", rel.id, rel.commit,
 		    req->pusher, deploy_now() - t0, result, c.err);

@@ -449,16 +449,17 @@ static const struct {
 	const char *name;
 	int (*fn)(const char *, int, char **);
 	const char *usage;
+	int own_options;	/* takes options of its own after the name */
 } commands[] = {
-	{ "hook", cmd_hook, "hook [REF...]" },
-	{ "deploy", cmd_deploy, "deploy [REV]" },
-	{ "rollback", cmd_rollback, "rollback [ID]" },
-	{ "releases", cmd_releases, "releases" },
-	{ "status", cmd_status, "status [--json]" },
-	{ "log", cmd_log, "log [-n N]" },
-	{ "restart", cmd_restart, "restart" },
-	{ "check", cmd_check, "check" },
-	{ "install-hook", cmd_install_hook, "install-hook REPO" },
+	{ "hook", cmd_hook, "hook [REF...]", 0 },
+	{ "deploy", cmd_deploy, "deploy [REV]", 0 },
+	{ "rollback", cmd_rollback, "rollback [ID]", 0 },
+	{ "releases", cmd_releases, "releases", 0 },
+	{ "status", cmd_status, "status [--json]", 1 },
+	{ "log", cmd_log, "log [-n N]", 1 },
+	{ "restart", cmd_restart, "restart", 0 },
+	{ "check", cmd_check, "check", 0 },
+	{ "install-hook", cmd_install_hook, "install-hook REPO", 0 },
 };
 
 int
@@ -472,7 +473,7 @@ main(int argc, char **argv)
 	};
 	const char *cfgpath = NULL;
 	size_t i;
-	int ch, rc;
+	int ch, rc, rest, j;
 
 	/* A pusher who hangs up must not kill a deploy half-way. */
 	signal(SIGPIPE, SIG_IGN);
@@ -510,23 +511,29 @@ main(int argc, char **argv)
 		    argv[0]);
 		return EXIT_USAGE;
 	}
-	/* Options after the command: -c CONFIG and --help. */
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			cfgpath = optarg;
-			break;
-		case 'h':
+	/* After the command: -c CONFIG and --help are ours, the rest the
+	 * command's own (status --json, log -n N). */
+	for (rest = 1, j = 1; j < argc; j++) {
+		if ((strcmp(argv[j], "-c") == 0 ||
+		    strcmp(argv[j], "--config") == 0) && j + 1 < argc)
+			cfgpath = argv[++j];
+		else if (strncmp(argv[j], "--config=", 9) == 0)
+			cfgpath = argv[j] + 9;
+		else if (strcmp(argv[j], "-h") == 0 ||
+		    strcmp(argv[j], "--help") == 0) {
 			printf("usage: redeploy [-c CONFIG] %s\n\n",
 			    commands[i].usage);
 			usage(stdout);
 			return 0;
-		default:
-			main_bad_option(argv[optind - 1]);
+		} else if (argv[j][0] == '-' && argv[j][1] != '\0' &&
+		    !commands[i].own_options) {
+			main_bad_option(argv[j]);
 			return EXIT_USAGE;
-		}
+		} else
+			argv[rest++] = argv[j];
 	}
+	argc = rest;
+	optind = 1;
 	git_libgit2_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* Objects were checked on receive (receive.fsckObjects); rehashing

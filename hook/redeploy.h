@@ -127,6 +127,17 @@ int	spare_make(int pathfd, int releasesfd, const char *id,
 	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
 	    char *err, size_t n);
 
+/* restart.c - restart through the agent, verify, or roll back */
+struct restart_site {
+	const struct config *cfg;
+	int	 pathfd, releasesfd;
+	uid_t	 uid;
+	gid_t	 gid;
+};
+int	restart_verify(const struct restart_site *site, struct release *rel,
+	    const struct release *prev, const char **result, char *err,
+	    size_t n);
+
 /* deploy.c - lock, check out, switch, prune, report */
 struct deploy_req {
 	const struct config *cfg;

@@ -1,0 +1,110 @@
+/*
+ * restart.c - steps 6 and 7: the agent restarts the service, and the new
+ * process must run the release just switched to (not "switched but still
+ * old code").  Otherwise the release is marked failed, `current` goes back
+ * to the previous release, which is restarted, and the pusher reads one
+ * block: what failed, the service's last lines, how it ended.  A broken
+ * release never stays live: with nothing to go back to, `current` goes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redeploy.h"
+
+/*
+ * Ask the agent to restart; 0 when it runs release `id` now, -1 when the
+ * agent could not be asked (the service is untouched), -2 when it tried.
+ */
+static int
+restart_ask(const struct config *cfg, const char *id,
+    struct client_reply *rep, char *why, size_t n)
+{
+	double timeout = cfg->stop_timeout + cfg->ready_timeout + 10;
+	const char *got, *error;
+
+	if (client_call(cfg, "POST", "/restart", timeout, rep, why, n) == -1)
+		return -1;	/* unreachable or refused: nothing restarted */
+	got = client_str(rep, "release");
+	error = client_str(rep, "error");
+	if (rep->code == 200 && strcmp(got, id) == 0)
+		return 0;
+	if (rep->code == 200)
+		/* "switched but still old code": the agent runs another tree */
+		snprintf(why, n, "the agent restarted release '%s', not '%s' "
+		    "(is its [deploy] path '%s'?)", got[0] ? got : "?", id,
+		    cfg->path);
+	else
+		snprintf(why, n, "%s", error[0] ? error : "the agent answered "
+		    "with an error");
+	return -2;
+}
+
+/*
+ * Steps 6-7: the agent restarts the service, and the new process must run
+ * the release just switched to.  Otherwise: mark it failed, switch back to
+ * the previous release and restart that; *result says how it ended.
+ */
+int
+restart_verify(const struct restart_site *c, struct release *rel,
+    const struct release *prev, const char **result, char *err, size_t n)
+{
+	const struct config *cfg = c->cfg;
+	const char *name = strrchr(cfg->path, '/');
+	struct client_reply rep;
+	char why[ERRLEN], why2[ERRLEN];
+	int asked;
+
+	name = name && name[1] ? name + 1 : cfg->path;
+	if ((asked = restart_ask(cfg, rel->id, &rep, why, sizeof(why))) == 0) {
+		log_info("%s ready in %.2f s (pid %lld, release %s)", name,
+		    (double)client_int(&rep, "ready_ms") / 1000.0,
+		    client_int(&rep, "pid"), rel->id);
+		client_print_log(&rep, 3);
+		client_reply_free(&rep);
+		return 0;
+	}
+	log_warnx("release %s failed: %s", rel->id, why);
+	if (rep.json != NULL) {
+		log_warnx("the service's last lines:");
+		client_print_log(&rep, 10);
+	}
+	client_reply_free(&rep);
+	snprintf(err, n, "%s", why);
+	snprintf(rel->result, sizeof(rel->result), "failed");
+	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
+		log_warn("marking release %s failed", rel->id);
+	*result = "failed";
+	if (prev == NULL) {
+		/* Nothing to go back to: a broken release never stays live. */
+		if (unlinkat(c->pathfd, "current", 0) == -1 || fsync(c->pathfd))
+			log_warn("removing '%s/current'", cfg->path);
+		(void)restart_ask(cfg, "", &rep, why2, sizeof(why2));
+		client_reply_free(&rep);
+		log_warnx("no earlier release to go back to: nothing is live "
+		    "now; fix the cause and push again");
+		return -1;
+	}
+	if (release_switch(c->pathfd, prev->id, c->uid, c->gid) == -1) {
+		log_warn("switching back to release %s", prev->id);
+		return -1;
+	}
+	if (asked == -1) {
+		/* The agent never restarted anything: nothing to undo there. */
+		log_warnx("rolled back to release %s; the service was not "
+		    "restarted", prev->id);
+		*result = "rolled-back";
+		return -1;
+	}
+	if (restart_ask(cfg, prev->id, &rep, why2, sizeof(why2)) == 0) {
+		log_warnx("rolled back to release %s, serving again (pid %lld); "
+		    "the failed release stays in '%s/releases' for inspection",
+		    prev->id, client_int(&rep, "pid"), cfg->path);
+		*result = "rolled-back";
+	} else
+		log_warnx("rolled back to release %s, but it did not start "
+		    "either: %s", prev->id, why2);
+	client_reply_free(&rep);
+	return -1;
+}
