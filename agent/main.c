@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -198,6 +199,9 @@ main(int argc, char **argv)
 	gid_t tgid = (gid_t)-1;
 	sigset_t set;
 
+	/* Whatever our starter left open (a root-owned file, a pipe) must
+	 * not follow us across the privilege drop into the service. */
+	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "c:fnvhV", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -112,16 +112,24 @@ svc_answer(struct svc_waiter **batch, const struct svc_result *res)
 	}
 }
 
-void
-svc_free(struct svc *s)
+/* Every waiter, in flight or queued, gets this failure now. */
+static void
+svc_fail_all(struct svc *s, const char *why)
 {
 	struct svc_result res = { .ok = 0 };
 
-	if (s == NULL)
-		return;
-	snprintf(res.error, sizeof(res.error), "the agent is stopping");
+	snprintf(res.error, sizeof(res.error), "%s", why);
+	s->in_flight = 0;
 	svc_answer(&s->current, &res);
 	svc_answer(&s->queued, &res);
+}
+
+void
+svc_free(struct svc *s)
+{
+	if (s == NULL)
+		return;
+	svc_fail_all(s, "the agent is stopping");
 	probe_cancel(s->probe);
 	ring_free(s->ring);
 	free(s);
@@ -441,6 +449,8 @@ svc_start(struct svc *s)
 		    dup2(out[1], 1) == -1 || dup2(err[1], 2) == -1 ||
 		    chdir(dir) == -1)
 			_exit(126);
+		/* Nothing of the agent's crosses into the service. */
+		(void)syscall(SYS_close_range, 3U, ~0U, 0U);
 		umask(cfg->umask);
 		/* The drop happened before the loop: the death signal now
 		 * survives; authbind itself is not setuid. */
@@ -626,15 +636,10 @@ svc_restart(struct svc *s, svc_done_cb cb, void *arg)
 void
 svc_shutdown(struct svc *s, void (*done)(void *), void *arg)
 {
-	struct svc_result res = { .ok = 0 };
-
 	s->shutdown_done = done;
 	s->shutdown_arg = arg;
 	loop_timer_cancel(s->loop, &s->backoff_timer);
-	snprintf(res.error, sizeof(res.error), "the agent is stopping");
-	s->in_flight = 0;
-	svc_answer(&s->current, &res);
-	svc_answer(&s->queued, &res);
+	svc_fail_all(s, "the agent is stopping");
 	if (s->pid > 0) {
 		s->start_after_stop = 0;
 		svc_stop(s);

@@ -737,3 +737,165 @@ agent_service_answers() {
 agent_wait_gone() {	# PID [SECONDS]
 	wait_for "! agent_alive $1" "${2:-10}"
 }
+
+# --- push to live (t3xxx): real pushes through the hook into a real agent
+# and a real python3 service.  Everything added for these tests is named
+# live_* (or LIVE_WEB, the service's port); nothing above changes.  The
+# scene is the one of setup_repo plus an [agent] and a [service] section in
+# $CONFIG, so the agent_* helpers above (agent_start, agent_curl,
+# agent_field, agent_kill_all, ...) work on it unchanged. ---
+
+LIVE_WEB=
+
+# The service every pushed tree carries, as scripts/demo's: it serves the
+# release's files on 127.0.0.1:PORT.  It behaves as a service should on
+# stop_signal (TERM): it stops accepting, answers the connections already
+# queued and in flight, then closes the port and exits 0.  So a request
+# that gets no answer during a restart is the restart's doing, not its.
+live_server_py() {
+	cat <<'PY'
+# server.py - serve this release's files on 127.0.0.1:PORT.  On SIGTERM:
+# stop accepting, answer what is queued and in flight, close the port, exit 0.
+import http.server, os, signal, sys, threading
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = False      # server_close() waits for the handlers
+
+
+port = int(sys.argv[1])
+# every thread inherits the block: only sigwait below takes SIGTERM
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+srv = Server(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True).start()
+print("serving release %s on port %d" % (os.environ.get("REDEPLOY_RELEASE"),
+                                        port), file=sys.stderr, flush=True)
+signal.sigwait({signal.SIGTERM})
+srv.shutdown()                  # the accept loop ends
+srv.socket.setblocking(False)   # answer the connections queued by then
+while True:
+    try:
+        conn, addr = srv.socket.accept()
+    except BlockingIOError:
+        break
+    conn.setblocking(True)
+    srv.process_request(conn, addr)
+srv.server_close()              # close the port, wait for the answers
+sys.exit(0)
+PY
+}
+
+# A fresh scene for one test: no agent or service of an earlier test left, a
+# bare repository with the hook, an empty deploy path, new ports, and a
+# config whose service is `python3 server.py PORT` from the pushed tree,
+# ready for agent_start (nothing deployed yet: it will run nothing).
+live_setup() {	# [EXTRA [deploy] LINES...]
+	agent_kill_all
+	rm -rf "$LIVE" "$REPO" "$WORK" "$AGENT_RUN" "$AGENT_HDR"
+	setup_repo "$@"
+	mkdir -p "$AGENT_RUN"
+	chmod 755 "$AGENT_RUN" "$LIVE"
+	if is_root; then
+		# the service user must reach its release and the config, and
+		# the sanitizer must be able to report from the dropped agent
+		chmod 711 "$T"
+		chmod 1777 "$T/san"
+	fi
+	local p
+	p=$(agent_free_ports 2)
+	AGENT_PORT=${p% *} LIVE_WEB=${p#* }
+	{
+		echo "[agent]"
+		echo "listen = 127.0.0.1:$AGENT_PORT"
+		echo "token_file = $AGENT_TOKEN"
+		echo "token_group = $(id -gn)"
+		echo "[service]"
+		echo "command = exec $AGENT_PY server.py $LIVE_WEB"
+		if is_root; then
+			echo "user = www-data"
+			echo "group = www-data"
+		fi
+		echo "ready = http://127.0.0.1:$LIVE_WEB/"
+		echo "ready_timeout = 5"
+		echo "stop_timeout = 2"
+		echo "restart_delay = 0.1"
+		echo "restart_max_delay = 0.4"
+		echo "log_tag = $AGENT_TAG"
+		echo "environment = PYTHONUNBUFFERED=1"
+	} >>"$CONFIG"
+	chmod 644 "$CONFIG"
+}
+
+# The page of version N, as the service serves it.
+live_body() {	# N
+	echo "<h1>version $1</h1>"
+}
+
+# Commit version N of the site: its page and the working server.py.
+live_version() {	# N
+	live_body "$1" >"$WORK/index.html"
+	live_server_py >"$WORK/server.py"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "version $1"
+}
+
+# Commit version N whose server.py exits at once with MESSAGE.
+live_broken() {	# N MESSAGE
+	live_body "$1" >"$WORK/index.html"
+	printf 'raise SystemExit("%s")\n' "$2" >"$WORK/server.py"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "version $1 (broken)"
+}
+
+# The page the service serves now (fails when there is no answer).
+live_page() {
+	curl -sS --max-time 5 "http://127.0.0.1:$LIVE_WEB/"
+}
+
+# Fail unless the service serves version N right now.
+live_serves() {	# N
+	local got
+	got=$(live_page 2>&1) || true
+	[ "$got" = "$(live_body "$1")" ] ||
+		fail "the service serves '$got', expected version $1; the last push said:
+$(sed 's/^/| /' "$T/push.out" 2>/dev/null)"
+}
+
+# The release the last push (or FILE) made: "release ID live: ...".
+live_pushed_id() {	# [FILE]
+	sed -n 's/.*release \([^ ]*\) live: .*/\1/p' "${1:-$T/push.out}" |
+		tail -n 1
+}
+
+# A field of the agent's /status (agent_field, showing the answer on error).
+live_status() {	# KEY
+	local v
+	v=$(agent_field "$1") || {
+		fail "no $1 in /status: $(cat "$T/status.body" 2>/dev/null)"
+		return 1
+	}
+	echo "$v"
+}
+
+# Fail unless the agent runs release ID, ready, in a live process; prints
+# the pid.
+live_runs() {	# ID
+	local st rel pid
+	agent_status || return 1
+	st=$(agent_json state "$T/status.json")
+	rel=$(agent_json release "$T/status.json")
+	pid=$(agent_json pid "$T/status.json")
+	if [ "$st" != ready ] || [ "$rel" != "$1" ]; then
+		fail "the agent is '$st' in release '$rel', expected ready in $1: $(cat "$T/status.json")"
+		return 1
+	fi
+	agent_alive "$pid" || { fail "service pid $pid is not running"; return 1; }
+	[ "$(readlink "/proc/$pid/cwd")" = "$LIVE/releases/$1" ] ||
+		{ fail "pid $pid runs in $(readlink "/proc/$pid/cwd")"; return 1; }
+	echo "$pid"
+}
+
+# Variable NAME in the environment of process PID.
+live_environ() {	# PID NAME
+	tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p"
+}
