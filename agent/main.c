@@ -277,16 +277,21 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	if (token_generate(token) == -1 ||
-	    token_write(cfg->token_file, token, root ? tgid : (gid_t)-1, err,
-	    sizeof(err)) == -1) {
-		log_warnx("%s", err[0] ? err : "cannot make a token");
+	/* Nothing is created in a directory others can write. */
+	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		goto out;
 	}
 	snprintf(pidpath, sizeof(pidpath), "%s.service.pid", cfg->token_file);
 	if ((pidfd = pidfile_open(pidpath, root ? pd.uid : (uid_t)-1,
 	    root ? pd.gid : (gid_t)-1, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
+		goto out;
+	}
+	if (token_generate(token) == -1 ||
+	    token_write(cfg->token_file, token, root ? tgid : (gid_t)-1, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err[0] ? err : "cannot make a token");
 		goto out;
 	}
 	err[0] = '\0';

@@ -339,6 +339,15 @@ pidfile_open(const char *path, uid_t uid, gid_t gid, char *err, size_t n)
 		    "it)", path);
 		goto fail;
 	}
+	/* One agent per config: the lock lives as long as this fd, in the
+	 * agent, and goes with it even after a kill -9. */
+	if (fcntl(fd, F_OFD_SETLK, &(struct flock){ .l_type = F_WRLCK,
+	    .l_whence = SEEK_SET }) == -1) {
+		snprintf(err, n, errno == EAGAIN || errno == EACCES ?
+		    "another redeployd runs with this config (it holds '%s')" :
+		    "cannot lock pid file '%s'", path);
+		goto fail;
+	}
 	/* chown before chmod: a chown may clear mode bits. */
 	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) {
 		snprintf(err, n, "cannot give pid file '%s' to uid %ld: %s",

@@ -88,13 +88,65 @@ token_split(const char *path, char *dir, size_t dirlen, const char **name)
 	return 0;
 }
 
+/* Open the token's directory, refusing one that others can write. */
+static int
+token_open_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int dfd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "token directory '%s' does not "
+			    "exist (create it: install -d -m 0755 '%s')", dir,
+			    dir);
+		else if (errno == ENOTDIR)
+			snprintf(err, errlen, "token directory '%s' is not a "
+			    "directory", dir);
+		else
+			snprintf(err, errlen, "cannot open token directory "
+			    "'%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(dfd, &st) == -1) {
+		snprintf(err, errlen, "cannot stat token directory '%s': %s",
+		    dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "token directory '%s' is writable by "
+		    "others (chmod o-w '%s')", dir, dir);
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
+int
+token_check_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	const char *name;
+	int dfd;
+
+	if (token_split(path, dir, sizeof(dir), &name) == -1) {
+		snprintf(err, errlen, "token file '%s' is not a file path",
+		    path);
+		return -1;
+	}
+	if ((dfd = token_open_dir(dir, err, errlen)) == -1)
+		return -1;
+	close(dfd);
+	return 0;
+}
+
 int
 token_write(const char *path, const char *token, gid_t gid, char *err,
     size_t errlen)
 {
 	char dir[4096], tmp[300], rnd[17], line[TOKEN_HEXLEN + 1];
 	const char *name, *step = NULL;
-	struct stat st;
 	int dfd = -1, fd = -1, made = 0, rc = -1, saved;
 
 	if (token_split(path, dir, sizeof(dir), &name) == -1) {
@@ -108,29 +160,8 @@ token_write(const char *path, const char *token, gid_t gid, char *err,
 		goto out;
 	}
 	/* Checked through the fd we then write in, not by name twice. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			snprintf(err, errlen, "token directory '%s' does not "
-			    "exist (create it: install -d -m 0755 '%s')", dir,
-			    dir);
-		else if (errno == ENOTDIR)
-			snprintf(err, errlen, "token directory '%s' is not a "
-			    "directory", dir);
-		else
-			snprintf(err, errlen, "cannot open token directory "
-			    "'%s': %s", dir, strerror(errno));
+	if ((dfd = token_open_dir(dir, err, errlen)) == -1)
 		goto out;
-	}
-	if (fstat(dfd, &st) == -1) {
-		snprintf(err, errlen, "cannot stat token directory '%s': %s",
-		    dir, strerror(errno));
-		goto out;
-	}
-	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errlen, "token directory '%s' is writable by "
-		    "others (chmod o-w '%s')", dir, dir);
-		goto out;
-	}
 	if (fs_random_hex(rnd, 8) == -1) {
 		snprintf(err, errlen, "cannot make a temporary name for '%s': "
 		    "%s", path, strerror(errno));

@@ -19,6 +19,9 @@
 /* 64 lower-case hex characters from getrandom(2), NUL-terminated. */
 int	token_generate(char out[TOKEN_HEXLEN + 1]);
 
+/* The token file's directory exists and others cannot write it. */
+int	token_check_dir(const char *path, char *err, size_t errlen);
+
 /*
  * Write token to path atomically.  gid != (gid_t)-1: mode 0640 and that
  * group (the agent runs as root then); otherwise 0600.  Fails, with a

@@ -222,8 +222,15 @@ test_pidfile_open(void **state)
 	assert_int_equal(pidfile_size(t), 0);
 	assert_int_equal(fcntl(t->fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
+	/* one agent per config: held, the file cannot be opened again */
+	assert_int_equal(pidfile_open(t->path, (uid_t)-1, (gid_t)-1, err,
+	    sizeof(err)), -1);
+	assert_contains(err, "another redeployd runs with this config");
+
 	/* given to the service user when opened by root */
 	if (geteuid() == 0) {
+		close(t->fd);
+		t->fd = -1;
 		fd = pidfile_open(t->path, NOBODY, NOBODY, err, sizeof(err));
 		assert_true(fd != -1);
 		assert_int_equal(fstat(fd, &st), 0);
