@@ -112,6 +112,22 @@ install: all
 		install -m 0644 conf/redeploy.ini \
 			$(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini; \
 	fi
+# The unit and the init script name the installed redeployd.  An init
+# script that is there already is the admin's: never overwritten.
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(SYSCONFDIR)/init.d
+	sed 's|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g' scripts/redeployd@.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
+	@init=$(DESTDIR)$(SYSCONFDIR)/init.d/redeployd; \
+	sub='s|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g'; \
+	if [ ! -e $$init ]; then \
+		echo "installing $$init"; \
+		sed "$$sub" scripts/redeployd.init >$$init && chmod 0755 $$init; \
+	elif ! sed "$$sub" scripts/redeployd.init | cmp -s - $$init; then \
+		echo "keeping existing $$init (not ours, or changed:" \
+			"compare it with scripts/redeployd.init)"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(SBINDIR)/redeployd \
@@ -119,6 +135,14 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5 \
 		$(DESTDIR)$(MANDIR)/man8/redeployd.8
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini in place"
+	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
+	@init=$(DESTDIR)$(SYSCONFDIR)/init.d/redeployd; \
+	sub='s|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g'; \
+	if sed "$$sub" scripts/redeployd.init | cmp -s - $$init; then \
+		rm -f $$init; \
+	elif [ -e $$init ]; then \
+		echo "left $$init in place (not ours, or changed)"; \
+	fi
 
 lint:
 	shellcheck -x scripts/deps scripts/bench scripts/demo tests/run \

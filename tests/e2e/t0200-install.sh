@@ -1,8 +1,9 @@
 #!/bin/bash
 # t0200-install: make install puts both programs (redeploy in bin, redeployd
-# in sbin), the man pages and the example config under DESTDIR/PREFIX with
-# explicit modes, never overwrites an existing config, and make uninstall
-# removes what it installed.
+# in sbin), the man pages, the example config, the systemd unit and the
+# init script under DESTDIR/PREFIX with explicit modes, never overwrites an
+# existing config or init script, and make uninstall removes what it
+# installed (an init script only if it is still ours).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -10,10 +11,13 @@ D=$T/dest
 
 # make TARGET into $D, as a user would: the tree's own build, not the
 # sanitized binaries the test run may point at.
-make_dest() {
+make_dest() {	# TARGET [PREFIX]
 	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" "$1" DESTDIR="$D" PREFIX=/usr
+		make -s -C "$TEST_ROOT" "$1" DESTDIR="$D" PREFIX="${2:-/usr}"
 }
+
+UNIT=lib/systemd/system/redeployd@.service
+INIT=etc/init.d/redeployd
 
 install_into_destdir() {
 	make_dest install >"$T/make.out" 2>&1 || fail "make install: $(cat "$T/make.out")"
@@ -34,6 +38,52 @@ install_into_destdir() {
 		fail "redeployd.8 differs from doc/redeployd.8"
 	cmp -s "$TEST_ROOT/conf/redeploy.ini" "$D/etc/redeploy/redeploy.ini" ||
 		fail "example config not installed"
+	[ "$(stat -c %a "$D/usr/$UNIT")" = 644 ] ||
+		fail "redeployd@.service missing or mode"
+	cmp -s "$TEST_ROOT/scripts/redeployd@.service" "$D/usr/$UNIT" ||
+		fail "redeployd@.service differs from scripts/redeployd@.service"
+	[ "$(stat -c %a "$D/$INIT")" = 755 ] || fail "init script missing or mode"
+	cmp -s "$TEST_ROOT/scripts/redeployd.init" "$D/$INIT" ||
+		fail "init script differs from scripts/redeployd.init"
+}
+
+# PREFIX=/usr/local: the unit and the init script run /usr/local/sbin's.
+prefix_in_unit_and_init() {
+	local D=$T/dest-local
+	make_dest install /usr/local >"$T/make.out" 2>&1 ||
+		fail "make install: $(cat "$T/make.out")"
+	grep -qx 'ExecStart=/usr/local/sbin/redeployd -f -c /etc/redeploy/%i.ini' \
+		"$D/usr/local/$UNIT" || fail "unit: $(grep Exec "$D/usr/local/$UNIT")"
+	! grep -q /usr/sbin/ "$D/usr/local/$UNIT" || fail "unit names /usr/sbin"
+	grep -q '^REDEPLOYD=.*:-/usr/local/sbin/redeployd}$' "$D/$INIT" ||
+		fail "init script: $(grep '^REDEPLOYD=' "$D/$INIT")"
+	make_dest uninstall /usr/local >"$T/make.out" 2>&1 ||
+		fail "make uninstall: $(cat "$T/make.out")"
+	[ ! -e "$D/usr/local/$UNIT" ] || fail "uninstall left the unit"
+	[ ! -e "$D/$INIT" ] || fail "uninstall left the init script"
+}
+
+# An init script that differs from ours is the admin's: install keeps it,
+# uninstall leaves it.
+init_script_never_overwritten() {
+	local D=$T/dest-admin
+	mkdir -p "$D/etc/init.d"
+	printf '#!/bin/sh\n# the admin'"'"'s own\n' >"$D/$INIT"
+	chmod 750 "$D/$INIT"
+	cp "$D/$INIT" "$T/admin.init"
+	make_dest install >"$T/make.out" 2>&1 ||
+		fail "make install: $(cat "$T/make.out")"
+	cmp -s "$T/admin.init" "$D/$INIT" ||
+		fail "make install overwrote the admin's init script"
+	[ "$(stat -c %a "$D/$INIT")" = 750 ] || fail "make install changed its mode"
+	grep -q "keeping existing $D/$INIT" "$T/make.out" ||
+		fail "no word about keeping it: $(cat "$T/make.out")"
+	make_dest uninstall >"$T/make.out" 2>&1 || fail "make uninstall failed"
+	cmp -s "$T/admin.init" "$D/$INIT" ||
+		fail "make uninstall removed the admin's init script"
+	grep -q "left $D/$INIT in place" "$T/make.out" ||
+		fail "no word about leaving it: $(cat "$T/make.out")"
+	[ ! -e "$D/usr/$UNIT" ] || fail "uninstall left the unit"
 }
 
 config_never_overwritten() {
@@ -52,10 +102,14 @@ uninstall_removes() {
 	[ ! -e "$D/usr/sbin/redeployd" ] || fail "uninstall left redeployd"
 	[ ! -e "$D/usr/share/man/man8/redeployd.8" ] ||
 		fail "uninstall left redeployd.8"
+	[ ! -e "$D/usr/$UNIT" ] || fail "uninstall left redeployd@.service"
+	[ ! -e "$D/$INIT" ] || fail "uninstall left the init script"
 	[ -f "$D/etc/redeploy/redeploy.ini" ] || fail "uninstall removed the config"
 }
 
-test_expect "make install DESTDIR= PREFIX= installs both programs, man pages, config" install_into_destdir
+test_expect "make install DESTDIR= PREFIX= installs both programs, man pages, config, unit, init script" install_into_destdir
 test_expect "a second make install keeps the admin's config" config_never_overwritten
 test_expect "make uninstall removes everything but the config" uninstall_removes
+test_expect "PREFIX=/usr/local: the unit and the init script name its redeployd" prefix_in_unit_and_init
+test_expect "make install keeps an admin's init script, make uninstall leaves it" init_script_never_overwritten
 test_done
