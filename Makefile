@@ -8,6 +8,7 @@ BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+SHAREDIR ?= $(PREFIX)/share/redeploy
 DESTDIR	?=
 O	?= build
 
@@ -106,6 +107,9 @@ install: all
 	install -m 0644 doc/redeploy.1 $(DESTDIR)$(MANDIR)/man1/redeploy.1
 	install -m 0644 doc/redeploy.ini.5 $(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
 	install -m 0644 doc/redeployd.8 $(DESTDIR)$(MANDIR)/man8/redeployd.8
+	install -d $(DESTDIR)$(SHAREDIR)
+	install -m 0755 scripts/install-gitolite-hook scripts/setup-authbind \
+		$(DESTDIR)$(SHAREDIR)/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini ]; then \
 		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini"; \
 	else \
@@ -133,7 +137,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(SBINDIR)/redeployd \
 		$(DESTDIR)$(MANDIR)/man1/redeploy.1 \
 		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5 \
-		$(DESTDIR)$(MANDIR)/man8/redeployd.8
+		$(DESTDIR)$(MANDIR)/man8/redeployd.8 \
+		$(DESTDIR)$(SHAREDIR)/install-gitolite-hook \
+		$(DESTDIR)$(SHAREDIR)/setup-authbind
+	-rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini in place"
 	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
 	@init=$(DESTDIR)$(SYSCONFDIR)/init.d/redeployd; \
