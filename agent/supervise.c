@@ -163,6 +163,18 @@ svc_status(const struct svc *s, struct svc_status *st)
 	snprintf(st->error, sizeof(st->error), "%s", s->error);
 }
 
+/* The batch in s->current is now in flight: stop what runs, then start. */
+static void
+svc_begin(struct svc *s)
+{
+	s->in_flight = 1;
+	if (s->pid > 0) {
+		s->start_after_stop = 1;
+		svc_stop(s);
+	} else
+		svc_start(s);
+}
+
 /* A restart finished: answer its batch, then start the queued one. */
 static void
 svc_finish(struct svc *s, int ok)
@@ -185,12 +197,7 @@ svc_finish(struct svc *s, int ok)
 	if (s->queued != NULL && s->shutdown_done == NULL) {
 		s->current = s->queued;
 		s->queued = NULL;
-		s->in_flight = 1;
-		if (s->pid > 0) {
-			s->start_after_stop = 1;
-			svc_stop(s);
-		} else
-			svc_start(s);
+		svc_begin(s);
 	}
 }
 
@@ -624,12 +631,7 @@ svc_restart(struct svc *s, svc_done_cb cb, void *arg)
 		return 0;
 	}
 	s->current = w;
-	s->in_flight = 1;
-	if (s->pid > 0) {
-		s->start_after_stop = 1;
-		svc_stop(s);
-	} else
-		svc_start(s);
+	svc_begin(s);
 	return 0;
 }
 
