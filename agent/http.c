@@ -44,7 +44,6 @@ struct http {
 	struct loop	*loop;
 	struct MHD_Daemon *d;
 	struct svc	*svc;
-	const struct config *cfg;
 	char		 token[TOKEN_HEXLEN + 1];
 	int		 epfd;
 	int		 resumed;	/* MHD must run to pick them up */
@@ -579,7 +578,6 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
 	}
 	h->loop = l;
 	h->svc = svc;
-	h->cfg = cfg;
 	snprintf(h->token, sizeof(h->token), "%s", token);
 	if (strcmp(cfg->listen_host, "::1") == 0)
 		flags |= MHD_USE_IPv6;
