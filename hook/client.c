@@ -65,8 +65,10 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	int v6 = strcmp(cfg->listen_host, "::1") == 0, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (token_read(cfg->token_file, token, err, n) == -1)
+	if (token_read(cfg->token_file, token, err, n) == -1) {
+		out->code = -1;	/* nothing was asked */
 		return -1;
+	}
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	explicit_bzero(token, sizeof(token));
 	snprintf(url, sizeof(url), "http://%s%s%s:%d%s", v6 ? "[" : "",
@@ -92,6 +94,9 @@ client_call(const struct config *cfg, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	cc = curl_easy_perform(c);
+	/* -1: the agent did nothing for sure (not reached, token refused);
+	 * set to the status below once it answered. */
+	out->code = cc == CURLE_COULDNT_CONNECT ? -1 : 0;
 	if (cc == CURLE_COULDNT_CONNECT) {
 		snprintf(err, n, "the agent is not running on %s:%d (start "
 		    "redeployd -c '%s')", cfg->listen_host, cfg->listen_port,
@@ -110,6 +115,7 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->code);
 	if (out->code == 401) {
+		out->code = -1;
 		snprintf(err, n, "the agent refused the token in '%s' (it is "
 		    "rewritten at every agent start: is this the agent of "
 		    "this config?)", cfg->token_file);

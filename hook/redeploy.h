@@ -155,7 +155,8 @@ int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 
 /* client.c - requests to the agent */
 struct client_reply {
-	long	 code;		/* HTTP status */
+	long	 code;		/* HTTP status; -1 when the agent surely did
+				 * nothing (not reached, token refused) */
 	char	*body;
 	json_t	*json;		/* the body, when it is JSON */
 };

@@ -25,7 +25,9 @@ restart_ask(const struct config *cfg, const char *id,
 	const char *got, *error;
 
 	if (client_call(cfg, "POST", "/restart", timeout, rep, why, n) == -1)
-		return -1;	/* unreachable or refused: nothing restarted */
+		/* unreachable or refused: nothing restarted; a timeout or a
+		 * dropped answer: it may have been, so count it as tried */
+		return rep->code == -1 ? -1 : -2;
 	got = client_str(rep, "release");
 	error = client_str(rep, "error");
 	if (rep->code == 200 && strcmp(got, id) == 0)
