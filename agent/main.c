@@ -193,6 +193,7 @@ main(int argc, char **argv)
 	struct privdrop pd = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	struct config *cfg = &a.cfg[0];
 	char err[ERRLEN], token[TOKEN_HEXLEN + 1], home[256], pidpath[PATH_MAX];
+	char tokpath[PATH_MAX];
 	const char *env = getenv("REDEPLOY_CONFIG");
 	int ch, fg = 0, check = 0, verbose = 0, root = geteuid() == 0;
 	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM;
@@ -282,7 +283,8 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
-	snprintf(pidpath, sizeof(pidpath), "%s.service.pid", cfg->token_file);
+	snprintf(tokpath, sizeof(tokpath), "%s", cfg->token_file);
+	snprintf(pidpath, sizeof(pidpath), "%s.service.pid", tokpath);
 	if ((pidfd = pidfile_open(pidpath, root ? pd.uid : (uid_t)-1,
 	    root ? pd.gid : (gid_t)-1, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
@@ -349,6 +351,11 @@ main(int argc, char **argv)
 		log_warn("event loop");
 		goto out;
 	}
+	/* A stopped agent leaves no token to trust and no group to reap. */
+	if (unlink(tokpath) == -1 && errno != ENOENT)
+		log_warn("removing '%s'", tokpath);
+	if (unlink(pidpath) == -1 && errno != ENOENT)
+		log_warn("removing '%s'", pidpath);
 	log_event(LOG_NOTICE, "stopped");
 	rc = 0;
 out:
