@@ -197,7 +197,7 @@ fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		return -1;
 	if (fs_write_all(fd, data, len) == -1 || fchmod(fd, mode) == -1 ||
 	    (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
-	    fsync(fd) == -1 || close(fd) == -1) {
+	    fsync(fd) == -1 || (saved = fd, fd = -1, close(saved)) == -1) {
 		saved = errno;
 		if (fd != -1)
 			close(fd);

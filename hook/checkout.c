@@ -242,15 +242,23 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 
 	if (vet_is_shared(&cfg->shared, path))
 		return 0;	/* replaced by a link into shared/ */
-	if (mode != GIT_FILEMODE_TREE && vet_under_shared(&cfg->shared, path)) {
+	if (mode != GIT_FILEMODE_TREE && vet_shared_below(&cfg->shared, path)) {
 		snprintf(w->err, sizeof(w->err), "'%s' is a file in the tree "
 		    "but a shared path lies below it", path);
 		return -1;
 	}
 	switch (mode) {
 	case GIT_FILEMODE_TREE:
-		if (co_mkdir(w, dirfd, name, path) == -1)
+		/* In a sync, a directory made only to hold a shared link
+		 * (tmp/ of tmp/cache) is there already: fill it. */
+		if (mkdirat(dirfd, name, 0700) == -1 && !(errno == EEXIST &&
+		    vet_shared_below(&cfg->shared, path))) {
+			snprintf(w->err, sizeof(w->err), "creating '%s': %s",
+			    path, errno == EEXIST ? "duplicate entry in the "
+			    "tree" : strerror(errno));
 			return -1;
+		}
+		w->st.dirs++;
 		be = base ? git_tree_entry_byname(base, name) : NULL;
 		if (be != NULL && git_tree_entry_filemode(be) != GIT_FILEMODE_TREE)
 			be = NULL;
@@ -626,6 +634,24 @@ out:
 	return rc;
 }
 
+/* Is name in dirfd already a link to target (a sync kept it)? */
+static int
+checkout_link_is(int dirfd, const char *name, const char *target)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (errno != EEXIST)
+		return 0;
+	n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return errno = EEXIST, 0;
+	buf[n] = '\0';
+	if (strcmp(buf, target) != 0)
+		return errno = EEXIST, 0;
+	return 1;
+}
+
 /*
  * Replace each shared path in the release by a relative link to
  * PATH/shared/<p>, creating that directory (setgid 2775, owned by the
@@ -671,7 +697,8 @@ checkout_shared(int pathfd, int root_fd, const struct config *cfg, uid_t uid,
 		strncat(target, "shared/", sizeof(target) - strlen(target) - 1);
 		strncat(target, p, sizeof(target) - strlen(target) - 1);
 		if ((pfd = fs_mkdir_beneath(root_fd, parent, cfg->dir_mode, uid,
-		    gid)) == -1 || symlinkat(target, pfd, base) == -1 ||
+		    gid)) == -1 || (symlinkat(target, pfd, base) == -1 &&
+		    !checkout_link_is(pfd, base, target)) ||
 		    (uid != (uid_t)-1 && fchownat(pfd, base, uid, gid,
 		    AT_SYMLINK_NOFOLLOW) == -1)) {
 			snprintf(err, n, "linking shared path '%s': %s", p,

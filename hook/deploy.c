@@ -263,8 +263,8 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.gid = c->gid;
 	o.threads = checkout_threads();
 	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
-	    (!sync && checkout_shared(c->pathfd, c->rootfd, cfg, c->uid,
-	    c->gid, c->suid, c->sgid, c->err, sizeof(c->err)) == -1)) {
+	    checkout_shared(c->pathfd, c->rootfd, cfg, c->uid, c->gid,
+	    c->suid, c->sgid, c->err, sizeof(c->err)) == -1) {
 		c->syserr = errno;
 		goto out;
 	}
@@ -457,8 +457,11 @@ deploy_run(const struct deploy_req *req)
 		goto out;
 	}
 	t0 = deploy_now();	/* deploy work, not time spent waiting */
-	c.rs = (struct restart_site){ cfg, c.pathfd, c.releasesfd, c.uid,
-	    c.gid };
+	c.rs.cfg = cfg;
+	c.rs.pathfd = c.pathfd;
+	c.rs.releasesfd = c.releasesfd;
+	c.rs.uid = c.uid;
+	c.rs.gid = c.gid;
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
@@ -494,6 +497,14 @@ deploy_run(const struct deploy_req *req)
 	if (release_current(c.pathfd, curid, sizeof(curid)) == 0 &&
 	    release_meta_read(c.releasesfd, curid, &cur) == 0)
 		have_cur = 1;
+	else {
+		/* Not one of ours (or its metadata is gone): remember the
+		 * link, so a failed restart can put it back. */
+		ssize_t n = readlinkat(c.pathfd, "current", c.rs.prev_link,
+		    sizeof(c.rs.prev_link) - 1);
+
+		c.rs.prev_link[n > 0 ? n : 0] = '\0';
+	}
 	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
 		log_info("commit %s is already live (release %s): nothing to do",
 		    short_sha, cur.id);
@@ -630,8 +641,11 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	t0 = deploy_now();
-	c.rs = (struct restart_site){ cfg, c.pathfd, c.releasesfd, c.uid,
-	    c.gid };
+	c.rs.cfg = cfg;
+	c.rs.pathfd = c.pathfd;
+	c.rs.releasesfd = c.releasesfd;
+	c.rs.uid = c.uid;
+	c.rs.gid = c.gid;
 	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
 	    sizeof(c.err))) == NULL)
 		goto out;

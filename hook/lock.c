@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +54,10 @@ int
 lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int fd;
+	struct stat held, now;
+	int fd, tries = 0;
 
+again:
 	fd = openat(pathfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
 	if (fd == -1)
@@ -69,6 +72,17 @@ lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
 		while (fcntl(fd, F_OFD_SETLKW, &fl) == -1)
 			if (errno != EINTR)
 				goto fail;
+	}
+	/* Someone removed .lock while we waited: the lock we hold is on a
+	 * file nobody else will open.  Lock the one that is there now. */
+	if (fstat(fd, &held) == -1 ||
+	    fstatat(pathfd, ".lock", &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    held.st_dev != now.st_dev || held.st_ino != now.st_ino) {
+		close(fd);
+		if (++tries < 10)
+			goto again;
+		errno = ESTALE;
+		return -1;
 	}
 	lock_note(fd, what);
 	return fd;

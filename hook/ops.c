@@ -42,17 +42,31 @@ ops_need_agent(const struct config *cfg)
 	return -1;
 }
 
+/* Anything but 200 from the agent is an error, said in one line. */
+static int
+ops_answered(struct client_reply *r, const char *path)
+{
+	if (r->code == 200)
+		return 0;
+	log_warnx("the agent answered %s with HTTP %ld (is something else "
+	    "listening on that port?)", path, r->code);
+	client_reply_free(r);
+	return -1;
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
 	struct client_reply r;
-	char err[ERRLEN], up[32];
+	char err[ERRLEN] = "", up[32];
 	json_t *ex, *v;
 
 	if (ops_need_agent(cfg) == -1)
 		return EXIT_USAGE;
-	if (client_call(cfg, "GET", "/status", 10, &r, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+	if (client_call(cfg, "GET", "/status", 10, &r, err, sizeof(err)) == -1 ||
+	    ops_answered(&r, "/status") == -1) {
+		if (err[0] != '\0')
+			log_warnx("%s", err);
 		return EXIT_SYSTEM;
 	}
 	if (json || r.json == NULL) {
@@ -89,13 +103,15 @@ int
 ops_log(const struct config *cfg, long lines)
 {
 	struct client_reply r;
-	char err[ERRLEN], path[64];
+	char err[ERRLEN] = "", path[64];
 
 	if (ops_need_agent(cfg) == -1)
 		return EXIT_USAGE;
 	snprintf(path, sizeof(path), "/log?lines=%ld", lines);
-	if (client_call(cfg, "GET", path, 10, &r, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+	if (client_call(cfg, "GET", path, 10, &r, err, sizeof(err)) == -1 ||
+	    ops_answered(&r, "/log") == -1) {
+		if (err[0] != '\0')
+			log_warnx("%s", err);
 		return EXIT_SYSTEM;
 	}
 	fputs(r.body ? r.body : "", stdout);

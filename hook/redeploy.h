@@ -93,6 +93,7 @@ int	vet_symlink(git_repository *repo, const git_tree *root,
 	    const struct config_list *shared, char *err, size_t n);
 int	vet_is_shared(const struct config_list *shared, const char *path);
 int	vet_under_shared(const struct config_list *shared, const char *path);
+int	vet_shared_below(const struct config_list *shared, const char *path);
 
 /* checkout.c - write a commit's tree into a fresh directory */
 struct checkout_stats {
@@ -133,6 +134,7 @@ struct restart_site {
 	int	 pathfd, releasesfd;
 	uid_t	 uid;
 	gid_t	 gid;
+	char	 prev_link[4096];	/* what current was, if not a release */
 };
 int	restart_verify(const struct restart_site *site, struct release *rel,
 	    const struct release *prev, const char **result, char *err,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "redeploy.h"
 
@@ -78,6 +79,26 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
 		log_warn("marking release %s failed", rel->id);
 	*result = "failed";
+	if (prev == NULL && c->prev_link[0] != '\0') {
+		/* current was not one of our releases (an adopted site):
+		 * put the link back as it was, never leave it gone */
+		if (fs_symlink_atomic(c->pathfd, c->prev_link, "current",
+		    c->uid, c->gid) == -1 || fsync(c->pathfd) == -1) {
+			log_warn("putting back '%s/current'", cfg->path);
+			return -1;
+		}
+		*result = "rolled-back";
+		if (restart_ask(cfg, "", &rep, why2, sizeof(why2)) != -1 &&
+		    rep.code == 200)
+			log_warnx("'current' points at '%s' again, serving "
+			    "again (pid %lld)", c->prev_link,
+			    client_int(&rep, "pid"));
+		else
+			log_warnx("'current' points at '%s' again, but it did "
+			    "not start either: %s", c->prev_link, why2);
+		client_reply_free(&rep);
+		return -1;
+	}
 	if (prev == NULL) {
 		/* Nothing to go back to: a broken release never stays live. */
 		if (unlinkat(c->pathfd, "current", 0) == -1 || fsync(c->pathfd))

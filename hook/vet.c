@@ -59,6 +59,18 @@ vet_under_shared(const struct config_list *shared, const char *path)
 	return 0;
 }
 
+/* Does a shared path lie strictly below path ("tmp" for "tmp/cache")? */
+int
+vet_shared_below(const struct config_list *shared, const char *path)
+{
+	size_t i, n = strlen(path);
+
+	for (i = 0; i < shared->n; i++)
+		if (strlen(shared->v[i]) > n && vet_prefix(path, shared->v[i]))
+			return 1;
+	return 0;
+}
+
 struct vet_path {
 	char	 buf[4096];
 	size_t	 len;
@@ -139,12 +151,16 @@ vet_symlink(git_repository *repo, const git_tree *root, const char *linkpath,
 		if (vet_push(&cur, c, clen) == -1)
 			goto toolong;
 		c = after;
-		if (!exists || inshared)
+		if (inshared)
 			continue;
+		/* On disk a shared path is a link out of the release, whether
+		 * or not its parents are in the tree. */
 		if (vet_under_shared(shared, cur.buf)) {
 			inshared = 1;
 			continue;
 		}
+		if (!exists)
+			continue;
 		if (git_tree_entry_bypath(&e, root, cur.buf) != 0) {
 			exists = 0;	/* nothing below it exists either */
 			continue;

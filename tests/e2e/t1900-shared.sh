@@ -126,4 +126,58 @@ the push said: $(cat "$T/push.out")"
 }
 test_expect "links planted in place of shared directories are not followed" shared_planted
 
+
+# The parent of a shared path comes and goes in the tree: incremental
+# deploys (from the spare) keep the link and never trip over the directory
+# that holds it.
+# The live release is HEAD, its files as in git (the link aside).
+assert_live_commit() {
+	[ "$(live_commit)" = "$(git -C "$REPO" rev-parse HEAD)" ] ||
+		fail "not live: $(cat "$T/push.out")"
+	cmp -s "$WORK/index.html" "$LIVE/current/index.html" ||
+		fail "index.html differs"
+}
+
+shared_parent_comes_and_goes() {
+	new_repo "shared = tmp/cache"
+	make_site 1			# no tmp/ in the tree
+	push
+	assert_shared tmp/cache
+	mkdir -p "$WORK/tmp"
+	echo keep >"$WORK/tmp/keep"
+	make_site 2			# tmp/ arrives, beside the link
+	push
+	output_lacks "deploy failed"
+	assert_live_commit
+	assert_shared tmp/cache
+	[ "$(cat "$LIVE/current/tmp/keep")" = keep ] || fail "tmp/keep missing"
+	make_site 3			# and once more from the new spare
+	push
+	output_lacks "deploy failed"
+	assert_shared tmp/cache
+	git -C "$WORK" rm -q -r tmp
+	make_site 4			# tmp/ leaves the tree again
+	push
+	output_lacks "deploy failed"
+	assert_live_commit
+	assert_shared tmp/cache
+}
+test_expect "a shared path's parent added to and removed from the tree: link kept" shared_parent_comes_and_goes
+
+# A link through a shared path whose parent is not in the tree still leaves
+# the release (into shared/): refused under symlinks = inside.
+link_through_shared_refused() {
+	local before
+	new_repo "shared = tmp/cache"
+	make_site 1
+	push
+	before=$(live_id)
+	ln -s tmp/cache/../x "$WORK/l"
+	make_site 2
+	push
+	output_has "deploy failed"
+	output_has "points outside the release"
+	assert_current "$before"
+}
+test_expect "a link through a shared path (parent not in the tree) is refused" link_through_shared_refused
 test_done
