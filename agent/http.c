@@ -32,7 +32,8 @@
 #include "version.h"
 
 #define HTTP_BODY_MAX		4096
-#define HTTP_DRAIN_MAX		(64 * 1024)	/* read before a refusal */
+#define HTTP_DRAIN_MAX		(64 * 1024)	/* read before a refusal;
+						 * more: the connection drops */
 #define HTTP_HEADER_MEM		(16 * 1024)
 #define HTTP_TIMEOUT		10	/* seconds of inactivity */
 #define HTTP_CONN_MAX		256
@@ -424,10 +425,10 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 			http_refusal(h, c, method, url, "body too large");
 		}
-		if (r->body > HTTP_DRAIN_MAX && !r->answered) {
-			r->answered = 1;	/* enough: answer, close */
-			return http_error(c, (unsigned int)r->status, r->route);
-		}
+		/* libmicrohttpd cannot answer in the middle of an upload:
+		 * past this much, drop the connection rather than read on. */
+		if (r->body > HTTP_DRAIN_MAX)
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (r->answered)

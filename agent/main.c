@@ -200,6 +200,12 @@ main(int argc, char **argv)
 	gid_t tgid = (gid_t)-1;
 	sigset_t set;
 
+	/* fds 0-2 must be taken, or a later open (the locked pid file)
+	 * lands there and daemonizing's dup2 of /dev/null drops it. */
+	while ((ch = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && ch < 3)
+		(void)fcntl(ch, F_SETFD, 0);
+	if (ch > 2)
+		close(ch);
 	/* Whatever our starter left open (a root-owned file, a pipe) must
 	 * not follow us across the privilege drop into the service. */
 	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
@@ -327,6 +333,12 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	/* An inherited SIG_IGN for SIGCHLD would make the kernel reap the
+	 * service itself, and the loop would never see it exit. */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
 	    (a.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
@@ -351,17 +363,21 @@ main(int argc, char **argv)
 		log_warn("event loop");
 		goto out;
 	}
-	/* A stopped agent leaves no token to trust and no group to reap. */
-	if (unlink(tokpath) == -1 && errno != ENOENT)
+	/* A stopped agent leaves no token to trust and no group to reap.
+	 * In a root-owned directory (systemd's RuntimeDirectory) the dropped
+	 * agent cannot unlink: the pid file is empty by now and the next
+	 * start writes a fresh token. */
+	if (unlink(tokpath) == -1 && errno != ENOENT && errno != EACCES)
 		log_warn("removing '%s'", tokpath);
-	if (unlink(pidpath) == -1 && errno != ENOENT)
+	if (unlink(pidpath) == -1 && errno != ENOENT && errno != EACCES)
 		log_warn("removing '%s'", pidpath);
 	log_event(LOG_NOTICE, "stopped");
 	rc = 0;
 out:
 	explicit_bzero(token, sizeof(token));
-	http_free(a.http);
+	/* Waiters first: MHD must not stop with suspended connections. */
 	svc_free(a.svc);
+	http_free(a.http);
 	loop_free(a.loop);
 	if (a.sigfd != -1)
 		close(a.sigfd);

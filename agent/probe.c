@@ -25,7 +25,10 @@
 
 struct probe {
 	struct loop	*loop;
-	const struct config *cfg;
+	enum config_ready kind;		/* copies: a reload frees the config */
+	int		 port;
+	char		 host[64];
+	char		 path[256];
 	probe_cb	 done;
 	void		*arg;
 	struct sockaddr_storage addr;
@@ -86,13 +89,13 @@ probe_io(void *arg, uint32_t events)
 			probe_again(p);
 			return;
 		}
-		if (p->cfg->ready == READY_TCP) {
+		if (p->kind == READY_TCP) {
 			probe_ok(p);
 			return;
 		}
 		len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
-		    "%s:%d\r\nUser-Agent: redeployd\r\n\r\n",
-		    p->cfg->ready_path, p->cfg->ready_host, p->cfg->ready_port);
+		    "%s:%d\r\nUser-Agent: redeployd\r\n\r\n", p->path,
+		    p->host, p->port);
 		if (len < 0 || (size_t)len >= sizeof(req) ||
 		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
 			probe_again(p);
@@ -154,7 +157,7 @@ probe_attempt(void *arg)
 static int
 probe_addr(struct probe *p, char *err, size_t n)
 {
-	const char *host = p->cfg->ready_host;
+	const char *host = p->host;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&p->addr;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&p->addr;
 
@@ -163,13 +166,13 @@ probe_addr(struct probe *p, char *err, size_t n)
 		host = "127.0.0.1";
 	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)p->cfg->ready_port);
+		in4->sin_port = htons((uint16_t)p->port);
 		p->addrlen = sizeof(*in4);
 		return 0;
 	}
 	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p->cfg->ready_port);
+		in6->sin6_port = htons((uint16_t)p->port);
 		p->addrlen = sizeof(*in6);
 		return 0;
 	}
@@ -190,7 +193,12 @@ probe_start(struct probe **out, struct loop *l, const struct config *cfg,
 		return -1;
 	}
 	p->loop = l;
-	p->cfg = cfg;
+	p->kind = cfg->ready;
+	p->port = cfg->ready_port;
+	snprintf(p->host, sizeof(p->host), "%s", cfg->ready_host ?
+	    cfg->ready_host : "");
+	snprintf(p->path, sizeof(p->path), "%s", cfg->ready_path ?
+	    cfg->ready_path : "/");
 	p->done = done;
 	p->arg = arg;
 	p->fd = -1;

@@ -533,8 +533,13 @@ svc_stop(struct svc *s)
 	probe_cancel(s->probe);
 	s->probe = NULL;
 	loop_timer_cancel(s->loop, &s->ready_timer);
+	/* Right after fork the child may not lead its group yet: then the
+	 * signal goes to it alone, pending until it unblocks signals. */
+	if (kill(-s->pid, s->cfg->stop_signal) == -1 && errno == ESRCH)
+		(void)kill(s->pid, s->cfg->stop_signal);
+	if (s->state == SVC_STOPPING)
+		return;	/* a second request: the deadline stays */
 	s->state = SVC_STOPPING;
-	(void)kill(-s->pid, s->cfg->stop_signal);
 	loop_timer_set(s->loop, &s->stop_timer, s->cfg->stop_timeout,
 	    svc_kill_fire, s);
 }
@@ -619,6 +624,13 @@ svc_restart(struct svc *s, svc_done_cb cb, void *arg)
 {
 	struct svc_waiter *w, **tail;
 
+	if (s->shutdown_done != NULL) {
+		struct svc_result res = { .ok = 0 };
+
+		snprintf(res.error, sizeof(res.error), "the agent is stopping");
+		cb(arg, &res);
+		return 0;
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -1;
 	w->cb = cb;
