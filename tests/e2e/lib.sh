@@ -899,3 +899,50 @@ live_runs() {	# ID
 live_environ() {	# PID NAME
 	tr '\0' '\n' <"/proc/$1/environ" | sed -n "s/^$2=//p"
 }
+
+# --- a real sshd on a free loopback port, for pushes over ssh ---
+# sshd_start USER HOSTKEY: its own config, pid file and log in $T, the port
+# in $T/ssh_port (tests run in subshells), /run/sshd made if missing.
+# sshd_stop: stops it by its pid file and removes what sshd_start made.
+sshd_start() {	# USER HOSTKEY
+	local port
+	port=$(agent_free_ports 1)
+	echo "$port" >"$T/ssh_port"
+	cat >"$T/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $2
+PidFile $T/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys
+AllowUsers $1
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# $T and its parents (/tmp is 1777) are not what StrictModes accepts
+StrictModes no
+LogLevel VERBOSE
+EOF
+	if [ ! -d /run/sshd ]; then	# privilege separation needs it
+		mkdir -m 0755 /run/sshd
+		touch "$T/sshd.made-rundir"
+	fi
+	/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd.log" ||
+		{ fail "sshd -t: $(cat "$T/sshd.log")"; return 1; }
+	/usr/sbin/sshd -D -e -f "$T/sshd_config" </dev/null >>"$T/sshd.log" 2>&1 &
+	# shellcheck disable=SC2016 # wait_for evaluates it
+	wait_for 'grep -q "Server listening" "$T/sshd.log" && [ -s "$T/sshd.pid" ]' 10
+}
+
+sshd_stop() {
+	local pid
+	if pid=$(cat "$T/sshd.pid" 2>/dev/null) &&
+	    grep -qaF "$T/sshd_config" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait_for "! kill -0 $pid 2>/dev/null" 10
+	fi
+	if [ -e "$T/sshd.made-rundir" ]; then
+		rmdir /run/sshd 2>/dev/null || true
+		rm -f "$T/sshd.made-rundir"
+	fi
+}

@@ -72,13 +72,6 @@ same_snapshots() {	# DIR1 DIR2
 	diff -r "$1" "$2" || fail "the gitolite files changed (diff above)"
 }
 
-stop_sshd() {
-	local pid
-	pid=$(cat "$T/sshd.pid" 2>/dev/null) || return 0
-	grep -qaF "$T/sshd_config" "/proc/$pid/cmdline" 2>/dev/null || return 0
-	kill -TERM "$pid"
-	wait_for "! kill -0 $pid 2>/dev/null" 10
-}
 
 # ---
 
@@ -192,33 +185,9 @@ install_first() {
 }
 
 start_sshd() {
-	SSH_PORT=$(agent_free_ports 1)
-	echo "$SSH_PORT" >"$T/ssh_port"
-	cat >"$T/sshd_config" <<EOF
-Port $SSH_PORT
-ListenAddress 127.0.0.1
-HostKey $KEYS/hostkey
-PidFile $T/sshd.pid
-AuthorizedKeysFile .ssh/authorized_keys
-AllowUsers $GLU
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-# $T and its parents (/tmp is 1777) are not what StrictModes accepts
-StrictModes no
-LogLevel VERBOSE
-EOF
-	if [ ! -d /run/sshd ]; then	# privilege separation needs it
-		mkdir -m 0755 /run/sshd
-		at_exit "rmdir /run/sshd"
-	fi
-	/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd.log" ||
-		fail "sshd -t: $(cat "$T/sshd.log")"
-	at_exit stop_sshd
-	/usr/sbin/sshd -D -e -f "$T/sshd_config" </dev/null >>"$T/sshd.log" 2>&1 &
-	# shellcheck disable=SC2016 # wait_for evaluates it
-	wait_for 'grep -q "Server listening" "$T/sshd.log" && [ -s "$T/sshd.pid" ]' 10
+	sshd_start "$GLU" "$KEYS/hostkey" || return 1
+	at_exit sshd_stop
+	SSH_PORT=$(cat "$T/ssh_port")
 	# admin over ssh: gitolite answers with the repositories admin can see
 	# shellcheck disable=SC2046 # the words of the command
 	$(ssh_cmd admin) "$GLU@127.0.0.1" info >"$T/info.out" 2>&1 ||
@@ -363,7 +332,7 @@ remove_all() {
 	output_lacks "redeploy:"
 	# the rest of what this test made: sshd, the user, the deploy path
 	uid=$(id -u "$GLU")
-	stop_sshd
+	sshd_stop
 	rm -rf "$LIVE"
 	userdel -r "$GLU" 2>/dev/null || true
 	if getent passwd "$GLU" >/dev/null || getent group "$GLU" >/dev/null; then

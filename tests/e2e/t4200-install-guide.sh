@@ -91,19 +91,12 @@ kill_ours() {
 	return 0
 }
 
-stop_sshd() {
-	local pid
-	pid=$(cat "$T/sshd.pid" 2>/dev/null) || return 0
-	grep -qaF "$T/sshd_config" "/proc/$pid/cmdline" 2>/dev/null || return 0
-	kill -TERM "$pid"
-	wait_for "! kill -0 $pid 2>/dev/null" 10
-}
 
 # What INSTALL's removal does not remove, and what a failed step left: only
 # paths this test made (the .new markers say which directories were new).
 clean_up() {
 	kill_ours
-	stop_sshd
+	sshd_stop
 	[ -e "$STATE/rc.new" ] && update-rc.d -f redeployd remove >/dev/null 2>&1
 	if [ -e "$STATE/installed" ]; then
 		env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
@@ -118,7 +111,7 @@ clean_up() {
 	for d in /var/www /run/redeploy /etc/redeploy \
 		/usr/local/share/man/man1 /usr/local/share/man/man5 \
 		/usr/local/share/man/man8 /usr/local/lib/systemd/system \
-		/usr/local/lib/systemd /run/sshd; do
+		/usr/local/lib/systemd; do
 		grep -qxF "$d" "$STATE/new-dirs" 2>/dev/null && rmdir "$d"
 	done
 	if getent passwd "$GLU" >/dev/null; then
@@ -195,35 +188,11 @@ step2_gitolite() {
 }
 
 start_sshd() {
-	local port
-	port=$(agent_free_ports 1)
-	echo "$port" >"$STATE/ssh_port"
 	cp "$HOME/.ssh/id_ed25519" "$KEYS/id_ed25519_copy"
 	chmod 711 "$T"
 	chmod 755 "$KEYS"
-	cat >"$T/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $KEYS/hostkey
-PidFile $T/sshd.pid
-AuthorizedKeysFile .ssh/authorized_keys
-AllowUsers $GLU
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel VERBOSE
-EOF
-	if [ ! -d /run/sshd ]; then
-		mkdir -m 0755 /run/sshd
-		echo /run/sshd >>"$STATE/new-dirs"
-	fi
-	/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd.log" ||
-		fail "sshd -t: $(cat "$T/sshd.log")"
-	/usr/sbin/sshd -D -e -f "$T/sshd_config" </dev/null >>"$T/sshd.log" 2>&1 &
-	# shellcheck disable=SC2016 # wait_for evaluates it
-	wait_for 'grep -q "Server listening" "$T/sshd.log" && [ -s "$T/sshd.pid" ]' 10
+	sshd_start "$GLU" "$KEYS/hostkey" || return 1
+	cp "$T/ssh_port" "$STATE/ssh_port"
 }
 
 # 3. The deploy target.
