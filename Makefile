@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # redeploy - one plain Makefile.  `make` builds the programs, `make check`
 # installs missing Debian packages, builds with AddressSanitizer and
 # UndefinedBehaviorSanitizer and runs every test.

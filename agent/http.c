@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * http.c - the loopback endpoint, libmicrohttpd in our own epoll loop.
  *

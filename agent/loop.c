@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * loop.c - the agent's one event loop: epoll, fd callbacks, one-shot timers.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * main.c - redeployd: supervise the web service; the loopback endpoint.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * probe.c - is the service ready: `tcp:HOST:PORT` connects, or
  * `http://HOST:PORT/PATH` answers 2xx.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * ring.c - the last lines the service wrote, for /log and /restart answers.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * fsutil.c - fd-relative file system helpers; see fsutil.h for the rules.
  */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * log.c - messages to stderr or syslog, events as key=value lines.
  *

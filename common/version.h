@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /* version.h - one version for both programs. */
 #ifndef REDEPLOY_VERSION_H
 #define REDEPLOY_VERSION_H

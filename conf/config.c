@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * config.c - load and validate redeploy.ini (the schema is in config.h).
  *

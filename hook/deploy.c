@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * deploy.c - one deploy: lock, check out into releases/.incoming-*, link
  * shared paths, sync, name it, switch `current`, prune, report.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * install.c - `redeploy install-hook REPO`: write REPO/hooks/post-update.
  *

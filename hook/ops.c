@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * ops.c - the operator's commands that talk to the agent: status, log,
  * restart.  Each prints one readable answer (or the raw JSON with --json)

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * release.c - releases on disk: ids, metadata, listing, the atomic switch of
  * `current`, and pruning.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * repo.c - the bare repository, opened by explicit absolute path.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * restart.c - steps 6 and 7: the agent restarts the service, and the new
  * process must run the release just switched to (not "switched but still

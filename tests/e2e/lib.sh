@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # tests/e2e/lib.sh - sourced by every end-to-end test, in the style of git's
 # t/test-lib.sh: a scratch directory, a bare repository with the real hook
 # installed by `redeploy install-hook`, real `git push`, TAP output.

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t0100-lint: the scripts pass shellcheck and the man pages render without
 # warnings, as the project promises.
 . "$(dirname "$0")/lib.sh"

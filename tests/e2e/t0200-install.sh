@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t0200-install: make install puts both programs (redeploy in bin, redeployd
 # in sbin), the man pages, the example config, the systemd unit and the
 # init script under DESTDIR/PREFIX with explicit modes, never overwrites an

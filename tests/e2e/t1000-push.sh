@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1000-push: a push of the configured branch deploys a complete release,
 # byte for byte and mode for mode, whatever the pusher's umask.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1100-refs: only the configured branch deploys; other branches, tags and
 # deletions are a no-op saying so; pushing the live commit again is a no-op.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1200-concurrent: deploys serialize on a kernel lock on PATH/.lock; a
 # waiting hook deploys the newest branch tip; current is always complete.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1300-hostile-tree: a pushed tree cannot reach outside its release.
 # Escaping symlinks fail the deploy under symlinks=inside; '.git' and '..'
 # entries are refused by git's fsck (set up by install-hook) and, when that

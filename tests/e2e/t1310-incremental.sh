@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1310-incremental: a deploy starts from the spare copy of the live release
 # and applies only the diff.  Unchanged files are shared inodes, changed ones
 # are new inodes, no release is ever written through, and links that did not

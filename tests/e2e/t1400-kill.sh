@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1400-kill: a killed deploy leaves current as it was; the next deploy
 # succeeds and removes the debris, without following a symlink in it.
 . "$(dirname "$0")/lib.sh"

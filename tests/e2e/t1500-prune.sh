@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1500-prune: after a deploy, releases beyond `keep` (besides current) are
 # removed, oldest first; current and the previous release never are.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1600-config: the config is read strictly; every error names file:line
 # and the key, exits 2 and deploys nothing; `redeploy check` says so too.
 . "$(dirname "$0")/lib.sh"

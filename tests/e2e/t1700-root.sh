@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1700-root: run as root, the hook gives every file of a release, and its
 # own files, to the configured owner (never root); a full disk fails the
 # deploy cleanly; planted symlinks in the deploy path are never followed.

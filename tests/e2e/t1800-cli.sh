@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1800-cli: the operator's commands: --help, --version, usage errors,
 # releases, deploy by hand, install-hook.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1900-shared: `shared` paths are replaced in every release by symlinks
 # into PATH/shared/, which outlive releases; what others can write there is
 # never followed by the hook.

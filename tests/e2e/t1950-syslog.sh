@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t1950-syslog: each deploy and each refusal is one key=value line in a real
 # syslog (rsyslogd with a private config), under the configured tag.
 # shellcheck source=lib.sh

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2000-agent-start: redeployd -n checks a config without side effects; at
 # start the agent writes a fresh token file with the right mode, refuses a
 # token directory others can write, starts the live release's service (or

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2100-endpoint: the agent's HTTP endpoint, asked with real curl: /health
 # needs no token, everything else needs exactly the token of the file, and
 # hostile or malformed requests get their 4xx without doing anything.

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2200-restart: POST /restart answers once the new process is ready (the
 # service answers right then), concurrent restarts coalesce and leave one
 # service, a release that does not come up is a 503 with its log.

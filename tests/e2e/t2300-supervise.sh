@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2300-supervise: the agent runs the service in the live release, in its own
 # process group with a clean environment; restarts it after a crash with a
 # growing delay and no busy loop or zombies; stops the whole group, with KILL

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2400-agent-root: started as root, the agent drops to the service user for
 # good and runs the service as www-data with only www-data's groups; a port
 # below 512 (80, 443) works through authbind; the agent's and the service's lines

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2500-token-secrecy: after every kind of request, good and bad, a restart,
 # a crash and a stop, the token is in no log line (the agent's stderr, the
 # syslog), no response (headers or body), no argv or environment of any

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2600-one-agent: a second redeployd on the same config is refused before
 # it touches anything: the first agent keeps its token, its service runs on.
 # shellcheck source=lib.sh

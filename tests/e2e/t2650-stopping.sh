@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t2650-stopping: requests that arrive while the agent stops (SIGTERM, the
 # service slow to die) are answered at once, and the agent still exits 0
 # within stop_timeout of the TERM, not of the last request.

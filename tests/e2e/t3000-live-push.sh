@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3000-live-push: a real push reaches the live site through the hook, a
 # real redeployd and a real python3 service (server.py in the pushed tree):
 # the new page is served by a new process of the new release; a release

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3100-live-agent: a push when the agent cannot restart the service for
 # it (stopped, or its token file is wrong, readable by others, or a
 # symlink, or it runs another path's release) never leaves the new release live: current goes back (or away,

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3150-agent-dies: the agent is killed while the hook waits for its
 # restart.  The hook cannot know what was stopped, so it switches back AND
 # asks for a restart again; with the agent gone that fails too, and the

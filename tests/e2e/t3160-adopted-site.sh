@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3160-adopted-site: `current` was made by hand before redeploy (a site
 # adopted as it was).  A first push whose service fails must put that link
 # back, never leave the site without `current`.

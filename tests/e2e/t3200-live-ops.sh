@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3200-live-ops: the operator's commands on a live site: rollback (to the
 # previous good release, or to an id), deploy of an old commit, status, log
 # and restart, each checked against the page served and the agent's view.

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3300-live-readers: five pushes in a row while a reader requests the page
 # without pause.  No request may get an HTTP error, a partial body or a
 # page that is not one of the pushed versions, nor an older version after a

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t3400-live-syslog: a push to live leaves its trail in a real syslog
 # (rsyslogd with a private config): the hook's deploy line under
 # syslog_tag, the agent's restart/start/ready lines, the service's own

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t4000-gitolite: the scenario of the seed on a real gitolite3: a gitolite
 # user of its own (set up with `gitolite setup -pk admin.pub`), repo thesite
 # created server-side, redeploy installed as its repo-specific post-update

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t4050-authbind-script: scripts/setup-authbind gives one user one low port
 # through authbind (/etc/authbind/byport/PORT, or !PORT for 512-1023, owned
 # by the user, mode 0500), changes nothing on a second run, removes the file

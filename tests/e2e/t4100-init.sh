@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t4100-init: scripts/redeployd.init, the LSB init script for machines
 # without systemd, run for real as root with its paths in the scratch
 # directory: start waits until the agent answers /health and records its

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The redeploy authors
 # t4200-install-guide: the commands of INSTALL, in order, as an operator runs
 # them as root on the real paths INSTALL names (make install into / with
 # PREFIX=/usr/local, /etc/redeploy, /etc/init.d/redeployd, /var/www,

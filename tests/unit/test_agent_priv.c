@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * test_agent_priv.c - unit tests for the agent's root-only work: the pid
  * file that finds the service's process group again after a kill -9 of

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * test_hook.c - unit tests for the hook's pure logic: release ids and
  * metadata, the prune plan, what a hook invocation says was pushed, and

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * test_ring.c - the service output ring: lines per stream, long lines
  * split, binary made printable, oldest lines dropped.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The redeploy authors */
 /*
  * test_token.c - unit tests for the token: generated, written atomically
  * with the right modes, read back, refused when the file or its directory
