@@ -179,6 +179,11 @@ check_agent(struct check *ck)
 		check_problem(ck, "the agent on %s:%d answered /health with %ld",
 		    cfg->listen_host, cfg->listen_port, r.code);
 	client_reply_free(&r);
+	/* current and the service must agree (see reconcile.c) */
+	if (client_call(cfg, "GET", "/status", 5, &r, err, sizeof(err)) == 0 &&
+	    r.code == 200 && reconcile_view(cfg, &r, err, sizeof(err)) == 1)
+		check_problem(ck, "%s", err);
+	client_reply_free(&r);
 }
 
 int
@@ -247,6 +252,8 @@ check_run(const struct config *cfg)
 	}
 	if (cfg->has_agent)
 		check_agent(&ck);
+	else if (reconcile_view(cfg, NULL, err, sizeof(err)) == 1)
+		check_problem(&ck, "%s", err);
 	git_reference_free(ref);
 	git_repository_free(repo);
 	if (ck.problems > 0)

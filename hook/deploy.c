@@ -467,6 +467,7 @@ deploy_run(const struct deploy_req *req)
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
+	(void)reconcile_run(&c.rs);
 
 	if (repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == -1)
 		goto out;
@@ -507,7 +508,8 @@ deploy_run(const struct deploy_req *req)
 
 		c.rs.prev_link[n > 0 ? n : 0] = '\0';
 	}
-	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
+	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0 &&
+	    strcmp(cur.result, "deployed") == 0) {
 		log_info("commit %s is already live (release %s): nothing to do",
 		    short_sha, cur.id);
 		rc = 0;
@@ -517,7 +519,10 @@ deploy_run(const struct deploy_req *req)
 	snprintf(rel.commit, sizeof(rel.commit), "%s", git_oid_tostr_s(&oid));
 	snprintf(rel.ref, sizeof(rel.ref), "%s", req->ref ? req->ref : rev);
 	snprintf(rel.pusher, sizeof(rel.pusher), "%s", req->pusher);
-	snprintf(rel.result, sizeof(rel.result), "deployed");
+	/* deployed only once the service runs it: see reconcile.c */
+	snprintf(rel.result, sizeof(rel.result), "pending");
+	if (have_cur)
+		snprintf(rel.prev, sizeof(rel.prev), "%s", cur.id);
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
 	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
 	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
@@ -534,6 +539,7 @@ deploy_run(const struct deploy_req *req)
 	log_info("release %s live: %lu files (%lu written, %lu reused), "
 	    "%.0f ms", rel.id, st.written + st.linked, st.written, st.linked,
 	    ms);
+	crashpoint("switched");
 	result = "deployed";
 	if (cfg->has_agent &&
 	    restart_verify(&c.rs, &rel, have_cur ? &cur : NULL, &result,
@@ -549,6 +555,10 @@ deploy_run(const struct deploy_req *req)
 		rc = EXIT_DEPLOY;
 		goto out;
 	}
+	snprintf(rel.result, sizeof(rel.result), "deployed");
+	if (release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1 ||
+	    fsync(c.releasesfd) == -1)
+		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
 	    "files=%lu written=%lu reused=%lu ms=%.0f result=%s", rel.id,
 	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
@@ -648,6 +658,14 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	c.rs.releasesfd = c.releasesfd;
 	c.rs.uid = c.uid;
 	c.rs.gid = c.gid;
+	/* that may move current: list again */
+	(void)reconcile_run(&c.rs);
+	release_list_free(&l);
+	if (release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "listing '%s/releases'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
 	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
 	    sizeof(c.err))) == NULL)
 		goto out;

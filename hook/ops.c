@@ -97,6 +97,8 @@ ops_status(const struct config *cfg, int json)
 	    cfg->listen_host, cfg->listen_port);
 	if (client_str(&r, "error")[0] != '\0')
 		printf("  error    %s\n", client_str(&r, "error"));
+	if (reconcile_view(cfg, &r, err, sizeof(err)) == 1)
+		printf("  warning  %s\n", err);
 	client_reply_free(&r);
 	return 0;
 }

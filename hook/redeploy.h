@@ -61,8 +61,9 @@ struct release {
 	char	 commit[GIT_OID_HEXSZ + 1];
 	char	 ref[256];
 	char	 pusher[64];
-	char	 result[16];	/* deployed | failed */
+	char	 result[16];	/* pending | deployed | failed */
 	char	 build[256];	/* modes and owner it was built with */
+	char	 prev[RELEASE_IDLEN];	/* what was current when it went live */
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
@@ -142,6 +143,9 @@ int	restart_verify(const struct restart_site *site, struct release *rel,
 	    const struct release *prev, const char **result, char *err,
 	    size_t n);
 
+/* crashpoint.c - a testing aid: die at a named step */
+void	crashpoint(const char *step);
+
 /* deploy.c - lock, check out, switch, prune, report */
 struct deploy_req {
 	const struct config *cfg;
@@ -176,6 +180,11 @@ void	client_print_log(const struct client_reply *r, size_t max);
 int	ops_status(const struct config *cfg, int json);
 int	ops_log(const struct config *cfg, long lines);
 int	ops_restart(const struct config *cfg);
+
+/* reconcile.c - heal what a killed deploy or rollback left */
+int	reconcile_run(const struct restart_site *site);
+int	reconcile_view(const struct config *cfg, const struct client_reply *st,
+	    char *msg, size_t n);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,

@@ -79,9 +79,9 @@ int
 release_meta_format(const struct release *r, char *buf, size_t n)
 {
 	int len = snprintf(buf, n, "id=%s\ncommit=%s\nref=%s\npusher=%s\n"
-	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n",
-	    r->id, r->commit, r->ref, r->pusher, r->time, r->serial, r->result,
-	    r->files, r->build);
+	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n"
+	    "prev=%s\n", r->id, r->commit, r->ref, r->pusher, r->time,
+	    r->serial, r->result, r->files, r->build, r->prev);
 
 	return len < 0 || (size_t)len >= n ? -1 : len;
 }
@@ -119,6 +119,9 @@ release_meta_parse(struct release *r, const char *text)
 				    vlen);
 			else if (KEY("result"))
 				meta_copy(r->result, sizeof(r->result), eq + 1,
+				    vlen);
+			else if (KEY("prev"))
+				meta_copy(r->prev, sizeof(r->prev), eq + 1,
 				    vlen);
 			else if (KEY("build"))
 				meta_copy(r->build, sizeof(r->build), eq + 1,
@@ -329,6 +332,7 @@ release_remove(int releasesfd, const char *id)
 	snprintf(meta, sizeof(meta), "%s.meta", id);
 	if (renameat(releasesfd, id, releasesfd, trash) == -1)
 		return -1;
+	crashpoint("housekeeping");
 	if (unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT)
 		return -1;
 	return fs_remove_tree(releasesfd, trash);

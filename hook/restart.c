@@ -62,7 +62,9 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	int asked;
 
 	name = name && name[1] ? name + 1 : cfg->path;
-	if ((asked = restart_ask(cfg, rel->id, &rep, why, sizeof(why))) == 0) {
+	asked = restart_ask(cfg, rel->id, &rep, why, sizeof(why));
+	crashpoint("restart");
+	if (asked == 0) {
 		log_info("%s ready in %.2f s (pid %lld, release %s)", name,
 		    (double)client_int(&rep, "ready_ms") / 1000.0,
 		    client_int(&rep, "pid"), rel->id);
@@ -78,9 +80,11 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	client_reply_free(&rep);
 	snprintf(err, n, "%s", why);
 	snprintf(rel->result, sizeof(rel->result), "failed");
-	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
+	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1 ||
+	    fsync(c->releasesfd) == -1)
 		log_warn("marking release %s failed", rel->id);
 	*result = "failed";
+	crashpoint("rollback");
 	if (prev == NULL && c->prev_link[0] != '\0') {
 		/* current was not one of our releases (an adopted site):
 		 * put the link back as it was, never leave it gone */
@@ -115,6 +119,7 @@ restart_verify(const struct restart_site *c, struct release *rel,
 		log_warn("switching back to release %s", prev->id);
 		return -1;
 	}
+	crashpoint("rolled-back");
 	if (asked == -1) {
 		/* The agent never restarted anything: nothing to undo there. */
 		log_warnx("rolled back to release %s; the service was not "
