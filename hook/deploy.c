@@ -115,8 +115,9 @@ deploy_build_sig(const struct config *cfg, uid_t uid, gid_t gid, char *buf,
 {
 	size_t i, len;
 
-	len = (size_t)snprintf(buf, n, "dir_mode=%04o file_mode=%04o uid=%ld "
-	    "gid=%ld shared=", (unsigned)cfg->dir_mode,
+	/* vet=2: a base checked by older rules is not built on (vet.c) */
+	len = (size_t)snprintf(buf, n, "vet=2 dir_mode=%04o file_mode=%04o "
+	    "uid=%ld gid=%ld shared=", (unsigned)cfg->dir_mode,
 	    (unsigned)cfg->file_mode,
 	    uid == (uid_t)-1 ? (long)geteuid() : (long)uid,
 	    gid == (gid_t)-1 ? (long)getegid() : (long)gid);

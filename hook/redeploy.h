@@ -91,6 +91,8 @@ int	release_clean_debris(int pathfd);
 
 /* vet.c - names and symlink targets from a pushed tree */
 int	vet_name(const char *name);
+int	vet_entry(const char *name, unsigned int mode, char *why, size_t n);
+int	vet_tree(const git_tree *tree, const char *rel, char *err, size_t n);
 int	vet_symlink(git_repository *repo, const git_tree *root,
 	    const char *linkpath, const char *target,
 	    const struct config_list *shared, char *err, size_t n);

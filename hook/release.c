@@ -287,7 +287,9 @@ release_good(const struct release *r)
 /*
  * Mark in doomed[] the releases to remove: keep current, the previous good
  * release (the rollback target), the newest `keep` good releases besides
- * current and the newest `keep` failed ones.  Returns how many are doomed.
+ * current and the newest `keep` failed ones, at least one: the release
+ * that failed last stays for inspection even with keep = 0.  Returns how
+ * many are doomed.
  */
 int
 release_prune_plan(const struct release_list *l, int keep,
@@ -312,7 +314,8 @@ release_prune_plan(const struct release_list *l, int keep,
 			good++;
 			continue;
 		}
-		if (release_good(&l->v[i]) ? good++ < keep : failed++ < keep)
+		if (release_good(&l->v[i]) ? good++ < keep :
+		    failed++ < (keep > 0 ? keep : 1))
 			continue;
 		doomed[i] = 1;
 		count++;
