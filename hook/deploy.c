@@ -410,6 +410,35 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 	git_commit_free(commit);
 }
 
+/*
+ * "deploying NEW (REF) to PATH", naming the live commit it replaces, and
+ * saying so when the branch went back (a force-push to an older commit)
+ * or sideways (history rewritten): the event carries from= and to=.
+ */
+static void
+deploy_say_what(git_repository *repo, const struct release *cur,
+    const git_oid *to, const char *short_sha, const char *ref,
+    const char *path)
+{
+	git_oid from;
+
+	if (cur == NULL || git_oid_fromstr(&from, cur->commit) != 0) {
+		log_info("deploying %s (%s) to %s", short_sha, ref, path);
+		return;
+	}
+	if (git_graph_descendant_of(repo, to, &from) == 1)
+		log_info("deploying %s (%s) to %s, replacing %.7s", short_sha,
+		    ref, path, cur->commit);
+	else if (git_graph_descendant_of(repo, &from, to) == 1)
+		log_info("deploying %s (%s) to %s, going back from %.7s to the "
+		    "older %s (a force-push)", short_sha, ref, path,
+		    cur->commit, short_sha);
+	else
+		log_info("deploying %s (%s) to %s, replacing %.7s, which it "
+		    "does not descend from (history was rewritten)", short_sha,
+		    ref, path, cur->commit);
+}
+
 int
 deploy_run(const struct deploy_req *req)
 {
@@ -422,6 +451,7 @@ deploy_run(const struct deploy_req *req)
 	git_tree *tree = NULL;
 	git_oid oid;
 	char rev[300], short_sha[8], what[400], curid[RELEASE_IDLEN];
+	char from[GIT_OID_HEXSZ + 1] = "-";
 	const char *result;
 	double t0 = deploy_now(), ms;
 	int have_cur = 0, rc = EXIT_DEPLOY;
@@ -525,7 +555,10 @@ deploy_run(const struct deploy_req *req)
 	if (have_cur)
 		snprintf(rel.prev, sizeof(rel.prev), "%s", cur.id);
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
-	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
+	if (have_cur)
+		snprintf(from, sizeof(from), "%s", cur.commit);
+	deploy_say_what(c.repo, have_cur ? &cur : NULL, &oid, short_sha,
+	    rel.ref, cfg->path);
 	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
 	    -1)
 		goto out;
@@ -547,9 +580,9 @@ deploy_run(const struct deploy_req *req)
 	    c.err, sizeof(c.err)) == -1) {
 		/* rolled back (or nothing to roll back to): say how it ends */
 		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
-		    "files=%lu ms=%.0f result=%s reason=\"%s\"", rel.id,
-		    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-		    deploy_now() - t0, result, c.err);
+		    "from=%s to=%s files=%lu ms=%.0f result=%s reason=\"%s\"",
+		    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+		    st.written + st.linked, deploy_now() - t0, result, c.err);
 		c.err[0] = '\0';
 		if (have_cur && strcmp(result, "rolled-back") == 0)
 			deploy_respare(&c, &cur);
@@ -561,9 +594,10 @@ deploy_run(const struct deploy_req *req)
 	    fsync(c.releasesfd) == -1)
 		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
-	    "files=%lu written=%lu reused=%lu ms=%.0f result=%s", rel.id,
-	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-	    st.written, st.linked, deploy_now() - t0, result);
+	    "from=%s to=%s files=%lu written=%lu reused=%lu ms=%.0f result=%s",
+	    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+	    st.written + st.linked, st.written, st.linked, deploy_now() - t0,
+	    result);
 	deploy_housekeep(&c, &rel, git_tree_id(tree));
 	rc = 0;
 out:
@@ -573,9 +607,10 @@ out:
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
 		    c.err, deploy_hint(c.syserr));
 		log_event(LOG_ERR, "deploy release=- commit=%s ref=%s pusher=%s "
-		    "ms=%.0f result=failed reason=\"%s\"", rel.commit[0] ?
-		    rel.commit : "-", req->ref ? req->ref : cfg->branch,
-		    req->pusher, deploy_now() - t0, c.err);
+		    "from=%s to=%s ms=%.0f result=failed reason=\"%s\"",
+		    rel.commit[0] ? rel.commit : "-", req->ref ? req->ref :
+		    cfg->branch, req->pusher, from, rel.commit[0] ? rel.commit :
+		    "-", deploy_now() - t0, c.err);
 	}
 	git_tree_free(tree);
 	git_commit_free(commit);
@@ -682,8 +717,10 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (cfg->has_agent && restart_verify(&c.rs, &rel, cur,
 	    &result, c.err, sizeof(c.err)) == -1) {
 		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
-		    "ms=%.0f result=%s reason=\"%s\"", rel.id, rel.commit,
-		    req->pusher, deploy_now() - t0, result, c.err);
+		    "from=%s to=%s ms=%.0f result=%s reason=\"%s\"", rel.id,
+		    rel.commit, req->pusher, cur && cur->commit[0] ?
+		    cur->commit : "-", rel.commit, deploy_now() - t0, result,
+		    c.err);
 		c.err[0] = '\0';
 		goto out;
 	}
@@ -691,8 +728,9 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (strcmp(target->result, "deployed") != 0 &&
 	    release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
 		log_warn("marking release %s deployed", rel.id);
-	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
-	    "result=deployed", rel.id, rel.commit, req->pusher,
+	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s "
+	    "from=%s to=%s ms=%.0f result=deployed", rel.id, rel.commit,
+	    req->pusher, cur && cur->commit[0] ? cur->commit : "-", rel.commit,
 	    deploy_now() - t0);
 	if (req->repo_path != NULL &&
 	    repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == 0 &&
