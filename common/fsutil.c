@@ -333,7 +333,8 @@ fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		errno = saved;
 		return -1;
 	}
-	return 0;
+	/* the new name is on disk too, not only the data */
+	return fsync(dirfd);
 }
 
 int

@@ -271,14 +271,15 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		c->syserr = errno;
 		goto out;
 	}
-	/* Everything on disk before the release gets a name. */
-	if (syncfs(c->rootfd) == -1) {
-		deploy_fail(c, "syncing '%s'", cfg->path);
-		goto out;
-	}
 	if ((c->uid != (uid_t)-1 && fchown(c->rootfd, c->uid, c->gid) == -1) ||
 	    fchmod(c->rootfd, cfg->dir_mode) == -1) {
 		deploy_fail(c, "setting owner of '%s'", c->incoming);
+		goto out;
+	}
+	/* Everything on disk, the root's owner and mode too, before the
+	 * release gets a name. */
+	if (syncfs(c->rootfd) == -1) {
+		deploy_fail(c, "syncing '%s'", cfg->path);
 		goto out;
 	}
 
