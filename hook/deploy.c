@@ -619,6 +619,37 @@ out:
 	return rc;
 }
 
+/*
+ * A hook run that deploys nothing (another ref, a deletion) still heals an
+ * interrupted deploy, when no deploy is running: one that is reconciles
+ * by itself.
+ */
+void
+deploy_reconcile(const struct deploy_req *req)
+{
+	const struct config *cfg = req->cfg;
+	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
+	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1 ||
+	    (c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 ||
+	    faccessat(c.pathfd, "current", F_OK, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
+	    c.uid, c.gid)) == -1 ||
+	    (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto out;
+	c.rs.cfg = cfg;
+	c.rs.pathfd = c.pathfd;
+	c.rs.releasesfd = c.releasesfd;
+	c.rs.uid = c.uid;
+	c.rs.gid = c.gid;
+	(void)reconcile_run(&c.rs);
+out:
+	deploy_close(&c);
+}
+
 /* Which release a rollback goes to: ID, or the previous good one. */
 static const struct release *
 deploy_rollback_target(const struct release_list *l, const char *want,

@@ -52,6 +52,7 @@ void	refs_free(struct refs *r);
 
 /* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
 int	lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid);
+int	lock_try(int pathfd, const char *what, uid_t uid, gid_t gid);
 void	lock_note(int fd, const char *what);
 void	lock_release(int fd);
 
@@ -158,6 +159,7 @@ struct deploy_req {
 };
 int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
+void	deploy_reconcile(const struct deploy_req *req);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,

@@ -170,7 +170,18 @@ killed_during_housekeeping() {
 		fail "$(count_releases) releases left: $(ls "$LIVE/releases")"
 }
 
+# A push that deploys nothing (a tag) heals it too.
+tag_push_heals() {
+	crash_scene switched
+	git -C "$WORK" tag v2
+	push refs/tags/v2
+	output_has "found release $V2 current but unconfirmed"
+	assert_current "$V2"
+	assert_healed 2
+}
+
 test_expect "killed after the switch: status/check show it; deploy restarts into it" killed_after_switch
+test_expect "killed after the switch: a tag push heals it" tag_push_heals
 test_expect "killed during the restart request: the next push marks it deployed" killed_during_restart
 test_expect "killed during a rollback: deploy of the same tip switches back, not 'already live'" killed_during_rollback
 test_expect "killed after switching back: the next push restarts the good release" killed_after_switching_back
