@@ -123,6 +123,7 @@ test_expect "a duplicate deep in a changed directory: refused on every path" t_d
 test_expect "a blob and a tree with one name: refused on every path" t_dup_dir
 test_expect "mode 100664: refused on every path" t_mode
 
+# shellcheck disable=SC2016 # the name is literally .git::$INDEX_ALLOCATION
 for name in .git. git~1 GIT~1 '.git::$INDEX_ALLOCATION' '.git\foo' \
     "$(printf '.g\342\200\214it')" '.git '; do
 	for mode in 100644 40000; do

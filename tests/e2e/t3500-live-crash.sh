@@ -51,8 +51,9 @@ crash_scene() {	# STEP [broken]
 	crash_push "$1"
 	wait_unlocked
 	V2=$(live_pushed_id)
-	[ -n "$V2" ] && [ "$V2" != "$V1" ] ||
+	if [ -z "$V2" ] || [ "$V2" = "$V1" ]; then
 		fail "the killed push made no release: $(cat "$T/push.out")"
+	fi
 }
 
 killed_after_switch() {
