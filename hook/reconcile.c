@@ -207,9 +207,10 @@ reconcile_view(const struct config *cfg, const struct client_reply *st,
 		goto out;
 	runs = st != NULL ? client_str(st, "release") : NULL;
 	if (strcmp(cur.result, "deployed") != 0) {
-		snprintf(msg, n, "current is release %s, marked %s (an "
-		    "interrupted deploy or rollback): the next deploy repairs "
-		    "it, or run 'redeploy deploy'", id, cur.result);
+		snprintf(msg, n, "current is release %s, marked %s (a deploy "
+		    "or rollback under way, or an interrupted one): the next "
+		    "deploy repairs it, or run 'redeploy deploy'", id,
+		    cur.result);
 		rc = 1;
 	} else if (runs != NULL && strcmp(runs, id) != 0) {
 		snprintf(msg, n, "current is release %s, but the service runs "

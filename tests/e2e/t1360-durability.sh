@@ -12,6 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v strace >/dev/null || { test_skip "durability" "needs strace"; test_done; }
+# LeakSanitizer cannot work under ptrace; other tests look for leaks
+export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
 
 # Check the trace (strace -f -y) of pushes to $LIVE.
 check_trace() {	# FILE
