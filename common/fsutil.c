@@ -88,7 +88,7 @@ struct fs_rm_frame {
 	char	*name;		/* in the parent */
 	dev_t	 dev;
 	ino_t	 ino;
-	DIR	*d;		/* NULL when closed (deeper than FS_RM_HOLD) */
+	DIR	*d;		/* NULL when closed (below FS_RM_HOLD) */
 };
 
 /* A release may be read-only (dir_mode 0555): make it ours to empty. */
@@ -207,7 +207,7 @@ fs_rm_dir(int top, const char *name, int fd)
 			if (fstat(pfd, &st) == -1)
 				goto out;
 			if (st.st_dev != p->dev || st.st_ino != p->ino) {
-				errno = ESTALE;	/* moved while we were below */
+				errno = ESTALE;	/* moved meanwhile */
 				goto out;
 			}
 		}

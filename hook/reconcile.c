@@ -158,8 +158,8 @@ reconcile_run(const struct restart_site *s)
 	}
 	if (strcmp(cur.result, "pending") == 0) {
 		if (!cfg->has_agent || agree) {
-			log_warnx("found release %s current but unconfirmed (an "
-			    "interrupted deploy)%s: marking it deployed", id,
+			log_warnx("found release %s current but unconfirmed "
+			    "(an interrupted deploy)%s: marking it deployed", id,
 			    cfg->has_agent ? "; the service runs it" : "");
 			reconcile_mark(s, &cur, "deployed");
 			return 0;

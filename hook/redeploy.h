@@ -64,7 +64,7 @@ struct release {
 	char	 pusher[64];
 	char	 result[16];	/* pending | deployed | failed */
 	char	 build[256];	/* modes and owner it was built with */
-	char	 prev[RELEASE_IDLEN];	/* what was current when it went live */
+	char	 prev[RELEASE_IDLEN];	/* current before it went live */
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
@@ -187,8 +187,8 @@ int	ops_restart(const struct config *cfg);
 
 /* reconcile.c - heal what a killed deploy or rollback left */
 int	reconcile_run(const struct restart_site *site);
-int	reconcile_view(const struct config *cfg, const struct client_reply *st,
-	    char *msg, size_t n);
+int	reconcile_view(const struct config *cfg,
+	    const struct client_reply *st, char *msg, size_t n);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
