@@ -97,6 +97,38 @@ killed_during_restart() {
 	assert_healed 3
 }
 
+# The same, killed from outside while the agent is still starting the new
+# release (a service that takes a while to listen), the request unanswered.
+killed_mid_restart() {
+	local pids bg
+	live_setup
+	agent_start
+	live_version 1
+	push
+	V1=$(live_id)
+	live_version 2
+	sed -i '1i import time; time.sleep(1.5)' "$WORK/server.py"
+	git -C "$WORK" commit -q -a --amend -m "version 2, slow to start"
+	git -C "$WORK" push -q origin HEAD:master >"$T/push.out" 2>&1 &
+	bg=$!
+	wait_for "[ \"\$(agent_field state 2>/dev/null)\" = starting ]" 30
+	pids=$(pgrep -f -- "-c $CONFIG hook") || fail "no hook process"
+	# shellcheck disable=SC2086 # one or more pids
+	kill -9 $pids
+	wait "$bg" || true
+	wait_unlocked
+	V2=$(live_id)
+	[ "$V2" != "$V1" ] || fail "the killed push did not switch"
+	grep -qx 'result=pending' "$LIVE/releases/$V2.meta" ||
+		fail "$V2.meta: $(cat "$LIVE/releases/$V2.meta")"
+	agent_wait_state ready 15
+	live_version 3
+	push
+	output_has "found release $V2 current but unconfirmed"
+	output_has "marking it deployed"
+	assert_healed 3
+}
+
 killed_during_rollback() {
 	crash_scene rollback broken
 	# current stays on the release just marked failed
@@ -184,6 +216,7 @@ tag_push_heals() {
 test_expect "killed after the switch: status/check show it; deploy restarts into it" killed_after_switch
 test_expect "killed after the switch: a tag push heals it" tag_push_heals
 test_expect "killed during the restart request: the next push marks it deployed" killed_during_restart
+test_expect "killed while the agent starts the new release: the next push marks it deployed" killed_mid_restart
 test_expect "killed during a rollback: deploy of the same tip switches back, not 'already live'" killed_during_rollback
 test_expect "killed after switching back: the next push restarts the good release" killed_after_switching_back
 test_expect "killed after the switch, agent restarted, then a push" agent_restart_after_switch
