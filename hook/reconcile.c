@@ -104,7 +104,7 @@ reconcile_restart(const struct restart_site *s, struct release *rel,
 	site.prev_link[0] = '\0';
 	if (restart_verify(&site, rel, prev, &result, err, sizeof(err)) == -1) {
 		log_event(LOG_ERR, "reconcile release=%s commit=%s result=%s "
-		    "reason=\"%s\"", rel->id, rel->commit, result, err);
+		    "reason=%s", rel->id, rel->commit, result, err);
 		return -1;
 	}
 	reconcile_mark(s, rel, "deployed");
