@@ -56,6 +56,17 @@ ops_answered(struct client_reply *r, const char *path)
 	return -1;
 }
 
+/* "exit code 1" or "signal 15 (Terminated)": never both, never -1. */
+static void
+ops_exit(json_int_t code, json_int_t sig)
+{
+	if (sig > 0 && sig < 65)
+		printf(", last exit: signal %lld (%s)", (long long)sig,
+		    strsignal((int)sig));
+	else
+		printf(", last exit: code %lld", (long long)code);
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
@@ -88,10 +99,8 @@ ops_status(const struct config *cfg, int json)
 	printf("  restarts %lld", client_int(&r, "restarts"));
 	ex = json_object_get(r.json, "last_exit");
 	if (json_is_object(ex))
-		printf(", last exit: code %lld, signal %lld",
-		    (long long)json_integer_value(json_object_get(ex, "code")),
-		    (long long)json_integer_value(json_object_get(ex,
-		    "signal")));
+		ops_exit(json_integer_value(json_object_get(ex, "code")),
+		    json_integer_value(json_object_get(ex, "signal")));
 	printf("\n  agent    pid %lld, version %s, %s:%d\n",
 	    client_int(&r, "agent_pid"), client_str(&r, "version"),
 	    cfg->listen_host, cfg->listen_port);
