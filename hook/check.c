@@ -180,6 +180,87 @@ check_agent(struct check *ck)
 	client_reply_free(&r);
 }
 
+struct check_tree {
+	const struct config *cfg;
+	git_odb		*odb;
+	unsigned long	 entries;
+	unsigned long long bytes;
+	char		 err[ERRLEN];
+};
+
+static int
+check_tree_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct check_tree *ct = payload;
+	const struct config *cfg = ct->cfg;
+	git_object_t type;
+	size_t size;
+	const char *p;
+	char path[4096];
+	int depth = 1;
+
+	/* root is "" or "a/b/": the entry is root + name */
+	for (p = root; *p != '\0'; p++)
+		depth += *p == '/';
+	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
+	if (vet_is_shared(&cfg->shared, path))
+		return 1;
+	if (++ct->entries > (unsigned long)cfg->max_entries) {
+		snprintf(ct->err, sizeof(ct->err), "the branch tip has more "
+		    "than max_entries = %d files, links and directories: a "
+		    "deploy would fail (raise it in '%s')", cfg->max_entries,
+		    cfg->file);
+		return -1;
+	}
+	if (depth > cfg->max_depth) {
+		snprintf(ct->err, sizeof(ct->err), "'%s%s' in the branch tip is "
+		    "%d deep, more than max_depth = %d: a deploy would fail "
+		    "(raise it in '%s')", root, git_tree_entry_name(e), depth,
+		    cfg->max_depth, cfg->file);
+		return -1;
+	}
+	if (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB &&
+	    git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB_EXECUTABLE)
+		return 0;
+	if (git_odb_read_header(&size, &type, ct->odb,
+	    git_tree_entry_id(e)) != 0)
+		return 0;	/* the deploy says what is missing */
+	ct->bytes += size;
+	if (size > cfg->max_file) {
+		snprintf(ct->err, sizeof(ct->err), "'%s%s' in the branch tip is "
+		    "%zu bytes, more than max_file: a deploy would fail (raise "
+		    "it in '%s')", root, git_tree_entry_name(e), size,
+		    cfg->file);
+		return -1;
+	}
+	if (ct->bytes > cfg->max_bytes) {
+		snprintf(ct->err, sizeof(ct->err), "the files of the branch tip "
+		    "add up to more than max_bytes: a deploy would fail (raise "
+		    "it in '%s')", cfg->file);
+		return -1;
+	}
+	return 0;
+}
+
+/* The limits of [deploy] against the branch tip, as a full deploy. */
+static void
+check_tree(struct check *ck, git_repository *repo, git_reference *ref)
+{
+	struct check_tree ct = { .cfg = ck->cfg };
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+
+	if (git_repository_odb(&ct.odb, repo) == 0 &&
+	    git_commit_lookup(&c, repo, git_reference_target(ref)) == 0 &&
+	    git_commit_tree(&t, c) == 0 &&
+	    git_tree_walk(t, GIT_TREEWALK_PRE, check_tree_cb, &ct) != 0 &&
+	    ct.err[0] != '\0')
+		check_problem(ck, "%s", ct.err);
+	git_tree_free(t);
+	git_commit_free(c);
+	git_odb_free(ct.odb);
+}
+
 /* What a deploy would refuse: the same functions, the same one line. */
 static void
 check_safety(struct check *ck)
@@ -281,7 +362,10 @@ check_run(const struct config *cfg)
 	} else {
 		snprintf(refname, sizeof(refname), "refs/heads/%s",
 		    cfg->branch);
-		if (git_reference_lookup(&ref, repo, refname) != 0) {
+		if (git_reference_lookup(&ref, repo, refname) == 0 &&
+		    git_reference_target(ref) != NULL)
+			check_tree(&ck, repo, ref);
+		else {
 			if (branches_list(repo, p, sizeof(p)) > 0)
 				check_problem(&ck, "[deploy] branch '%s' does "
 				    "not exist in '%s', which has %s (fix "

@@ -97,6 +97,9 @@ too_many_entries() {
 	git -C "$WORK" commit -q -m "60 more files"
 	push
 	refused_cleanly "$id" max_entries
+	# check says so too, of the branch tip
+	expect_exit 2 check -c "$CONFIG"
+	output_has "the branch tip has more than max_entries = 50" "$T/cmd.err"
 	# the incremental path counts the whole tree too
 	git -C "$WORK" rm -q -r many
 	git -C "$WORK" commit -q -m "fewer"
@@ -122,6 +125,8 @@ too_deep() {
 	push
 	refused_cleanly "$id" max_depth
 	output_has "'a/b/c/d/e.txt' is 5 directories deep"
+	expect_exit 2 check -c "$CONFIG"
+	output_has "'a/b/c/d/e.txt' in the branch tip is 5 deep, more than max_depth = 4" "$T/cmd.err"
 }
 
 too_many_bytes() {

@@ -202,6 +202,9 @@ step3_target() {
 	install -d -o "$GLU" -g "$GLU" -m 0755 "$DEPLOY"
 	[ "$(stat -c '%U %G %a' "$DEPLOY")" = "$GLU $GLU 755" ] ||
 		fail "$DEPLOY is $(stat -c '%U %G %a' "$DEPLOY")"
+	# (userdel at the end takes $GLU out of the group again)
+	op adduser -q "$GLU" www-data
+	id -nG "$GLU" | grep -qw www-data || fail "$GLU is not in www-data"
 }
 
 # 4. The config, as INSTALL shows it; redeployd -n says configuration OK.
@@ -223,6 +226,7 @@ path = $DEPLOY
 branch = master
 owner = $GLU
 group = $GLU
+shared = cache
 syslog_tag = gitolite
 
 [agent]
@@ -342,6 +346,11 @@ step7_push() {
 	live_id >"$STATE/id1"
 	dev_push 2
 	[ "$(live_id)" != "$(cat "$STATE/id1")" ] || fail "no new release"
+	# the shared path: the hook's user gave it to www-data's group
+	[ "$(stat -c '%U %G %a' "$DEPLOY/shared/cache")" = "$GLU www-data 2775" ] ||
+		fail "shared/cache is $(stat -c '%U %G %a' "$DEPLOY/shared/cache")"
+	runuser -u www-data -- touch "$DEPLOY/current/cache/x" ||
+		fail "www-data cannot write current/cache"
 	local pid
 	pid=$(fuser -n tcp "$(cat "$STATE/port")" 2>/dev/null | tr -d ' ') || true
 	if [ -z "$pid" ] || [ "$(stat -c %U "/proc/$pid")" != www-data ]; then
