@@ -5,10 +5,12 @@
  * each with the command that mends them.
  *
  * - Paths others can write: every directory from / to the deploy path,
- *   and releases/, must be writable only by its owner, and owned by root
- *   or the deploy user; otherwise whoever else can write there can put
- *   their own release live.  A sticky directory (/tmp) is fine when what
- *   lies in it is ours: others cannot rename or remove it.
+ *   and releases/, must be writable only by its owner (and root), and not
+ *   owned by the service user; otherwise whoever else can write there can
+ *   put their own release live.  A sticky directory (/tmp) is fine when
+ *   what lies in it is root's or the deploy user's: others cannot rename
+ *   or remove it.  (A releases/ of a previous [deploy] owner is fine: an
+ *   owner change is the admin's.)
  * - Repositories others own, as git's safe.directory: the hook deploys
  *   from a repository owned by the user it runs as, unless [deploy]
  *   allow_other_owner = yes says that another owner is intended.
@@ -42,23 +44,27 @@ safety_user(char *buf, size_t n, uid_t uid)
 		snprintf(buf, n, "%ld", (long)uid);
 }
 
+static int safety_svc(const struct config *, uid_t *, gid_t *);
+
 /*
- * One directory: owned by root or owner, writable by no one else.  A
- * sticky one may be writable by others when the next component (nextuid)
- * is owned by root or owner.
+ * One directory: writable by no one but its owner, and not the service
+ * user's.  A sticky one may be writable by others when the next component
+ * (nextuid) is owned by root or owner.
  */
 static int
-safety_dir(const char *path, const struct stat *st, uid_t owner,
-    int has_next, uid_t nextuid, char *err, size_t n)
+safety_dir(const struct config *cfg, const char *path, const struct stat *st,
+    uid_t owner, int has_next, uid_t nextuid, char *err, size_t n)
 {
-	char who[64], want[64];
+	char want[64];
+	uid_t su;
+	gid_t sg;
 
-	if (st->st_uid != 0 && st->st_uid != owner) {
-		safety_user(who, sizeof(who), st->st_uid);
+	if (safety_svc(cfg, &su, &sg) == 0 && st->st_uid == su &&
+	    su != owner) {
 		safety_user(want, sizeof(want), owner);
-		snprintf(err, n, "'%s' is owned by %s, who could replace what "
-		    "deploys below it: it must be root's or %s's (chown %s "
-		    "'%s')", path, who, want, want, path);
+		snprintf(err, n, "'%s' is owned by the service user '%s', who "
+		    "could replace what deploys below it (chown %s '%s')",
+		    path, cfg->user, want, path);
 		return -1;
 	}
 	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
@@ -76,7 +82,8 @@ safety_dir(const char *path, const struct stat *st, uid_t owner,
 
 /* Every directory of an absolute path, from / down to the path itself. */
 static int
-safety_components(const char *path, uid_t owner, char *err, size_t n)
+safety_components(const struct config *cfg, const char *path, uid_t owner,
+    char *err, size_t n)
 {
 	char dir[PATH_MAX], child[PATH_MAX];
 	struct stat st, cst;
@@ -100,12 +107,12 @@ safety_components(const char *path, uid_t owner, char *err, size_t n)
 		memcpy(child, path, k);
 		child[k] = '\0';
 		has_child = k > i + 1 && lstat(child, &cst) == 0;
-		if (safety_dir(dir, &st, owner, has_child,
+		if (safety_dir(cfg, dir, &st, owner, has_child,
 		    has_child ? cst.st_uid : 0, err, n) == -1)
 			return -1;
 	}
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    safety_dir(path, &st, owner, 0, 0, err, n) == -1)
+	    safety_dir(cfg, path, &st, owner, 0, 0, err, n) == -1)
 		return -1;
 	return 0;
 }
@@ -116,14 +123,14 @@ safety_path(const struct config *cfg, uid_t owner, char *err, size_t n)
 	char real[PATH_MAX], rel[PATH_MAX + 16];
 	struct stat st;
 
-	if (safety_components(cfg->path, owner, err, n) == -1)
+	if (safety_components(cfg, cfg->path, owner, err, n) == -1)
 		return -1;
 	if (realpath(cfg->path, real) != NULL && strcmp(real, cfg->path) != 0 &&
-	    safety_components(real, owner, err, n) == -1)
+	    safety_components(cfg, real, owner, err, n) == -1)
 		return -1;
 	snprintf(rel, sizeof(rel), "%s/releases", cfg->path);
 	if (lstat(rel, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    safety_dir(rel, &st, owner, 0, 0, err, n) == -1)
+	    safety_dir(cfg, rel, &st, owner, 0, 0, err, n) == -1)
 		return -1;
 	return 0;
 }

@@ -3,7 +3,8 @@
 # Copyright (c) 2026 The redeploy authors
 # t1980-unsafe-setups: the hook refuses, and `check` explains in the same
 # one line, setups where someone else could change what goes live: a
-# directory from / to the deploy path or releases/ writable by others, a
+# directory from / to the deploy path or releases/ writable by others or
+# owned by the service user, a
 # repository owned by another user (git's safe.directory rule, opt-in
 # allow_other_owner), a `current` that is a directory or a file (refused
 # before anything is built, never replaced).  Verdicts: a rollback removes
@@ -58,13 +59,15 @@ writable_parent() {
 other_owner_of_path() {
 	is_root || { echo "needs root"; return 0; }
 	new_repo
+	# the service's user named (nothing listens: no deploy gets that far)
+	printf '[agent]\nlisten = 127.0.0.1:9\ntoken_file = %s/run/token\n[service]\ncommand = true\nuser = www-data\n' "$T" >>"$CONFIG"
 	make_site 1
-	chown daemon "$LIVE"
+	chown www-data "$LIVE"
 	push
-	refused_by_both "'$LIVE' is owned by daemon, who could replace what deploys below it: it must be root's or nobody's (chown nobody '$LIVE')"
+	refused_by_both "'$LIVE' is owned by the service user 'www-data', who could replace what deploys below it (chown nobody '$LIVE')"
 	chown root "$LIVE"
-	redeploy deploy -c "$CONFIG" 2>/dev/null
-	assert_deployed HEAD
+	expect_exit 2 check -c "$CONFIG"
+	output_lacks "is owned by the service user" "$T/cmd.err"
 }
 
 repository_of_another_user() {
@@ -229,7 +232,7 @@ shared_for_a_hook_not_root() {
 
 test_expect "a world-writable releases/ is refused by deploy and check (chmod o-w)" world_writable_releases
 test_expect "a group-writable parent of the deploy path is refused (chmod g-w)" writable_parent
-test_expect "a deploy path owned by another user is refused (chown)" other_owner_of_path
+test_expect "a deploy path owned by the service user is refused (chown)" other_owner_of_path
 test_expect "a repository owned by another user needs allow_other_owner" repository_of_another_user
 test_expect "a real directory as current: refused before a release is built" current_is_a_directory
 test_expect "a regular file as current: refused, not replaced" current_is_a_file

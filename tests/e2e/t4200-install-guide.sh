@@ -243,6 +243,9 @@ ready = tcp:127.0.0.1:$(cat "$STATE/port")
 log_tag = www
 EOF
 	chmod 644 "$CONF"
+	# step 5's first lines: -n checks the token's directory too
+	[ -d /run/redeploy ] || echo /run/redeploy >>"$STATE/new-dirs"
+	op install -d -m 0755 /run/redeploy
 	op redeployd -n -c "$CONF" >"$T/n.out" 2>&1 ||
 		fail "redeployd -n: $(cat "$T/n.out")"
 	output_has "configuration OK" "$T/n.out"
@@ -257,7 +260,6 @@ step5_agent() {
 	touch "$STATE/byport.new"
 	[ "$(stat -c '%U %a' "$BYPORT/$port")" = "www-data 500" ] ||
 		fail "$BYPORT/$port: $(stat -c '%U %a' "$BYPORT/$port" 2>&1)"
-	[ -d /run/redeploy ] || echo /run/redeploy >>"$STATE/new-dirs"
 	op /etc/init.d/redeployd start "$SITE" >"$T/init.out" 2>&1 ||
 		fail "init start: $(cat "$T/init.out")"
 	output_has "redeployd $SITE started" "$T/init.out"
