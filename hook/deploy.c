@@ -681,6 +681,10 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* the spare made afterwards links shared paths as a deploy does */
+	if (c.suid == (uid_t)-1 &&
+	    safety_shared_group(cfg, &c.sgid, c.err, sizeof(c.err)) == -1)
+		c.err[0] = '\0';
 	snprintf(what, sizeof(what), "a rollback by %s", req->pusher);
 	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1 || (c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) ==
