@@ -369,6 +369,9 @@ step8_logs() {
 	wait_syslog "redeployd\[$(cat "$PIDFILE")\]: started .*config=$CONF\$"
 	wait_syslog "redeployd\[$(cat "$PIDFILE")\]: ready pid=[0-9]* release=$id "
 	wait_syslog "www\[[0-9]*\]: serving release $id"
+	# every line of the hook and of our agent is strict key=value
+	"$TEST_ROOT/tests/kvcheck" "$SYSLOG_FILE" gitolite \
+		"redeployd[$(cat "$PIDFILE")]" || fail "unparsable syslog lines"
 	op redeploy -c "$CONF" status >"$T/st.out" 2>&1 || fail "status: $(cat "$T/st.out")"
 	output_has "$id" "$T/st.out"
 	op redeploy -c "$CONF" releases >"$T/rel.out" 2>&1 || fail "releases: $(cat "$T/rel.out")"
