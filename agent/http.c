@@ -320,6 +320,11 @@ http_status(struct http *h, struct MHD_Connection *c)
 	    "release", st.release,
 	    "commit", st.commit,
 	    "error", st.error);
+	if (j != NULL) {
+		json_object_set_new(j, "mode", json_string(st.mode));
+		json_object_set_new(j, "old_pid", json_integer(st.old_pid));
+		json_object_set_new(j, "service_status", json_string(st.text));
+	}
 	return j ? http_send_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 
@@ -374,6 +379,13 @@ http_restart_answer(struct http *h, struct req *r)
 		    r->res.mark));
 	if (j == NULL)
 		return MHD_NO;
+	json_object_set_new(j, "mode", json_string(r->res.mode));
+	if (r->res.drain_ms >= 0)
+		json_object_set_new(j, "drain_ms",
+		    json_integer(r->res.drain_ms));
+	if (!r->res.ok)
+		json_object_set_new(j, "untouched",
+		    json_integer(r->res.untouched));
 	return http_send_json(r->conn, r->res.ok ? MHD_HTTP_OK :
 	    MHD_HTTP_SERVICE_UNAVAILABLE, j);
 }

@@ -56,6 +56,19 @@ ops_answered(struct client_reply *r, const char *path)
 	return -1;
 }
 
+/* [service] listen, as one line (cut to fit). */
+static const char *
+ops_listen_words(const struct config *cfg, char *buf, size_t n)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < cfg->svc_listen.n && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? " " : "",
+		    cfg->svc_listen.v[i]);
+	return buf;
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
@@ -92,6 +105,16 @@ ops_status(const struct config *cfg, int json)
 		    (long long)json_integer_value(json_object_get(ex, "code")),
 		    (long long)json_integer_value(json_object_get(ex,
 		    "signal")));
+	printf("\n  restart  %s", client_str(&r, "mode")[0] ?
+	    client_str(&r, "mode") : "classic");
+	if (cfg->svc_listen.n > 0)
+		printf(", sockets held by redeployd: %s",
+		    ops_listen_words(cfg, up, sizeof(up)));
+	if (client_int(&r, "old_pid") > 0)
+		printf(", old process %lld still draining",
+		    client_int(&r, "old_pid"));
+	if (client_str(&r, "service_status")[0] != '\0')
+		printf("\n  status   %s", client_str(&r, "service_status"));
 	printf("\n  agent    pid %lld, version %s, %s:%d\n",
 	    client_int(&r, "agent_pid"), client_str(&r, "version"),
 	    cfg->listen_host, cfg->listen_port);
@@ -136,9 +159,11 @@ ops_restart(const struct config *cfg)
 		return EXIT_SYSTEM;
 	}
 	if (r.code == 200) {
-		log_info("%s ready in %.2f s (pid %lld, release %s)",
+		log_info("%s ready in %.2f s (pid %lld, release %s, restart %s)",
 		    ops_name(cfg), (double)client_int(&r, "ready_ms") / 1000.0,
-		    client_int(&r, "pid"), client_str(&r, "release"));
+		    client_int(&r, "pid"), client_str(&r, "release"),
+		    client_str(&r, "mode")[0] ? client_str(&r, "mode") :
+		    "classic");
 		client_print_log(&r, 3);
 	} else {
 		log_warnx("restart failed: %s", client_str(&r, "error")[0] ?
