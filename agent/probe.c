@@ -50,6 +50,7 @@ struct probe {
 	int		 fd;
 	int		 sent;		/* http: 1 all but the end, 2 all */
 	struct tree	*tree;		/* the start whose answer counts */
+	int		 steered;	/* connect from 127.0.0.2 (sockets.c) */
 	int		 lport;		/* http: our end's port */
 	double		 asked;		/* http: when the request went out */
 	int		 status;	/* http: 0 unread, 1 not 2xx, 2 2xx */
@@ -218,6 +219,15 @@ probe_attempt(void *arg)
 		probe_again(p);
 		return;
 	}
+	if (p->steered && p->addr.ss_family == AF_INET) {
+		struct sockaddr_in from = { .sin_family = AF_INET };
+
+		from.sin_addr.s_addr = htonl(0x7f000002);
+		if (bind(p->fd, (struct sockaddr *)&from, sizeof(from)) == -1) {
+			probe_again(p);
+			return;
+		}
+	}
 	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
 		probe_again(p);
@@ -256,7 +266,8 @@ probe_addr(struct probe *p, char *err, size_t n)
 /* READY_NONE is ready at once: the caller does not probe then. */
 int
 probe_start(struct probe **out, struct loop *l, const struct config *cfg,
-    struct tree *t, probe_cb done, void *arg, char *err, size_t n)
+    struct tree *t, int steered, probe_cb done, void *arg, char *err,
+    size_t n)
 {
 	struct probe *p;
 
@@ -276,6 +287,7 @@ probe_start(struct probe **out, struct loop *l, const struct config *cfg,
 	p->arg = arg;
 	p->fd = -1;
 	p->tree = t;
+	p->steered = steered;
 	p->started = loop_now();
 	if (probe_addr(p, err, n) == -1) {
 		free(p);

@@ -105,12 +105,16 @@ int	tree_adopt_orphans(struct tree *t, const pid_t *leaders,
 void	tree_kill(const struct tree *t, int sig);
 int	tree_holds_inode(const struct tree *t, unsigned long inode);
 unsigned long tree_tcp_inode(int lport, int rport);
+long	tree_listen_queue(int port, unsigned long inode);
+int	tree_serving(const struct tree *t, int port);
 
 /* sockets.c - the service's public sockets, held by the agent */
 #define SOCKETS_MAX	16
 struct sockets {
 	size_t	 n;
 	int	 fd[SOCKETS_MAX];
+	int	 alt[SOCKETS_MAX];	/* IPv4: the pair's other socket */
+	int	 port[SOCKETS_MAX];
 	char	 count[32];		/* "LISTEN_FDS=N" */
 	char	 names[2048];		/* "LISTEN_FDNAMES=a:b" */
 	char	 listen[2048];		/* the words, for a reload */
@@ -119,6 +123,10 @@ int	sockets_open(struct sockets *ss, const struct config *cfg, uid_t uid,
 	    gid_t gid, char *err, size_t n);
 int	sockets_same(const struct sockets *ss, const struct config *cfg);
 void	sockets_close(struct sockets *ss);
+int	sockets_fd(const struct sockets *ss, size_t i, int side);
+int	sockets_steer(const struct sockets *ss, int serve, int probe);
+int	sockets_queued(const struct sockets *ss, int side);
+int	sockets_paired(const struct sockets *ss);
 
 /* notify.c - ready = notify: sd_notify datagrams, sender checked */
 enum notify_kind { NOTIFY_READY, NOTIFY_STOPPING, NOTIFY_STATUS,
@@ -137,7 +145,7 @@ void	notify_close(struct notify *nt);
 struct probe;
 typedef void	(*probe_cb)(void *arg, int ok);
 int	probe_start(struct probe **out, struct loop *l,
-	    const struct config *cfg, struct tree *t, probe_cb done,
+	    const struct config *cfg, struct tree *t, int steered, probe_cb done,
 	    void *arg, char *err, size_t n);
 void	probe_cancel(struct probe *p);
 

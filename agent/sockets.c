@@ -11,6 +11,18 @@
  * gets them as fds 3, 4, ... with LISTEN_FDS, LISTEN_PID and
  * LISTEN_FDNAMES (sd_listen_fds(3)).
  *
+ * restart = overlap needs more than one shared socket: an old process
+ * that still accepts on it takes connections it will not serve once it is
+ * told to stop (Twisted, for one, resets what it holds at stop).  So each
+ * IPv4 address is a pair of sockets in one SO_REUSEPORT group, both bound
+ * as root (a group admits only sockets of the same user, so the service
+ * cannot join it), and a classic BPF program on the group says which of
+ * the two gets new connections: the one the serving start accepts on.  A
+ * new start gets the other one; connections from 127.0.0.2 (the agent's
+ * readiness probe) go to it before it serves.  When it is ready, new
+ * connections go to it, the old start drains what it accepted, and only
+ * then is told to stop.  IPv6 and unix sockets are one shared socket.
+ *
  * Rules: IPv6 sockets are IPV6_V6ONLY, so `0.0.0.0:80 [::]:80` is two
  * sockets that do not clash; a unix socket replaces only a stale socket
  * file (never a regular file or a link), is created with no access for
@@ -19,6 +31,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -96,7 +109,8 @@ sockets_unix(const char *path, uid_t uid, gid_t gid, mode_t mode, char *err,
 }
 
 static int
-sockets_tcp(const char *word, char *err, size_t n)
+sockets_tcp(const char *word, int reuseport, int *is4, int *port_out,
+    char *err, size_t n)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
@@ -116,6 +130,8 @@ sockets_tcp(const char *word, char *err, size_t n)
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - word - v6),
 	    word + v6);
 	port = strtol(colon + (v6 ? 2 : 1), NULL, 10);
+	*is4 = !v6;
+	*port_out = (int)port;
 	if (v6) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);
@@ -135,6 +151,8 @@ sockets_tcp(const char *word, char *err, size_t n)
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+	    sizeof(one)) == -1) ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 	    sizeof(one)) == -1) ||
 	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    listen(fd, sockets_backlog()) == -1) {
@@ -168,12 +186,12 @@ sockets_open(struct sockets *ss, const struct config *cfg, uid_t uid,
     gid_t gid, char *err, size_t n)
 {
 	size_t i, off = 0;
-	int fd;
+	int fd, is4 = 0, port = 0;
 	char name[128];
 
 	memset(ss, 0, sizeof(*ss));
 	for (i = 0; i < SOCKETS_MAX; i++)
-		ss->fd[i] = -1;
+		ss->fd[i] = ss->alt[i] = -1;
 	if (cfg->svc_listen.n > SOCKETS_MAX) {
 		snprintf(err, n, "listen names %zu sockets (at most %d)",
 		    cfg->svc_listen.n, SOCKETS_MAX);
@@ -183,13 +201,21 @@ sockets_open(struct sockets *ss, const struct config *cfg, uid_t uid,
 	for (i = 0; i < cfg->svc_listen.n; i++) {
 		const char *w = cfg->svc_listen.v[i];
 
+		is4 = 0;
 		fd = strncmp(w, "unix:", 5) == 0 ? sockets_unix(w + 5, uid, gid,
-		    cfg->listen_mode, err, n) : sockets_tcp(w, err, n);
+		    cfg->listen_mode, err, n) : sockets_tcp(w, 1, &is4, &port,
+		    err, n);
 		if (fd == -1) {
 			sockets_close(ss);
 			return -1;
 		}
 		ss->fd[ss->n++] = fd;
+		ss->port[ss->n - 1] = port;
+		if (is4 && (ss->alt[ss->n - 1] = sockets_tcp(w, 1, &is4, &port,
+		    err, n)) == -1) {
+			sockets_close(ss);
+			return -1;
+		}
 		sockets_name(name, sizeof(name), w);
 		off += (size_t)snprintf(ss->names + off, off <
 		    sizeof(ss->names) ? sizeof(ss->names) - off : 0, "%s%s",
@@ -224,8 +250,72 @@ sockets_close(struct sockets *ss)
 {
 	size_t i;
 
-	for (i = 0; i < ss->n; i++)
+	for (i = 0; i < ss->n; i++) {
 		if (ss->fd[i] != -1)
 			close(ss->fd[i]);
+		if (ss->alt[i] != -1)
+			close(ss->alt[i]);
+	}
 	ss->n = 0;
+}
+
+/* The socket of pair i that start side `side` (0 or 1) accepts on. */
+int
+sockets_fd(const struct sockets *ss, size_t i, int side)
+{
+	return side && ss->alt[i] != -1 ? ss->alt[i] : ss->fd[i];
+}
+
+/*
+ * New connections go to side `serve`, the probe's (from 127.0.0.2) to side
+ * `probe`.  Indexes in a reuseport group follow the order of listen(),
+ * fd first.  Returns -1 when the kernel refuses the program: then the
+ * group spreads connections by hash, and overlap is not clean.
+ */
+int
+sockets_steer(const struct sockets *ss, int serve, int probe)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 12)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x7f000002, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, (uint32_t)probe),
+		BPF_STMT(BPF_RET | BPF_K, (uint32_t)serve),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < ss->n; i++)
+		if (ss->alt[i] != -1 && setsockopt(ss->fd[i], SOL_SOCKET,
+		    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1)
+			rc = -1;
+	return rc;
+}
+
+/* Anything waiting in the accept queue of side `side`? */
+int
+sockets_queued(const struct sockets *ss, int side)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ss->n; i++) {
+		if (ss->alt[i] == -1)
+			continue;
+		if (fstat(sockets_fd(ss, i, side), &st) == 0 &&
+		    tree_listen_queue(ss->port[i], (unsigned long)st.st_ino) > 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+sockets_paired(const struct sockets *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		if (ss->alt[i] != -1)
+			return 1;
+	return 0;
 }

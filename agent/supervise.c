@@ -75,7 +75,8 @@ struct svc_proc {
 	int		 out[2];	/* read ends of stdout, stderr */
 	struct notify	*notify;
 	struct probe	*probe;
-	struct loop_timer ready_timer, kill_timer, gone_timer;
+	struct loop_timer ready_timer, kill_timer, gone_timer, drain_timer;
+	int		 side;		/* of each held socket pair */
 	int		 status;	/* wait status of the leader */
 	int		 killed;	/* SIGKILL sent to what was left */
 	char		 release[64], commit[48];
@@ -101,6 +102,7 @@ struct svc {
 	double		 drain_ms;	/* the last overlap's old-one stop */
 	size_t		 mark;		/* the ring when the last start began */
 	int		 untouched;	/* the last failure left the old one */
+	int		 side;		/* of the held pairs: the serving one */
 	char		 release[64], commit[48], error[256];
 	struct loop_timer backoff_timer;
 
@@ -205,6 +207,7 @@ svc_proc_free(struct svc *s, struct svc_proc *p)
 	loop_timer_cancel(s->loop, &p->ready_timer);
 	loop_timer_cancel(s->loop, &p->kill_timer);
 	loop_timer_cancel(s->loop, &p->gone_timer);
+	loop_timer_cancel(s->loop, &p->drain_timer);
 	svc_pipe_close(s, p, 0);
 	svc_pipe_close(s, p, 1);
 	free(p);
@@ -481,11 +484,58 @@ svc_timeout_error(struct svc *s, const struct svc_proc *p)
 	(void)p;
 }
 
+/* Which side of the held socket pairs gets new connections, and which
+ * the probe's. */
+static void
+svc_steer(struct svc *s, int serve, int probe)
+{
+	if (s->socks == NULL || s->cfg->svc_listen.n == 0 ||
+	    !sockets_paired(s->socks))
+		return;
+	if (sockets_steer(s->socks, serve, probe) == -1)
+		log_warn("steering connections between the held sockets");
+}
+
+static int
+svc_port(const struct svc *s)
+{
+	size_t i;
+
+	for (i = 0; s->socks != NULL && i < s->socks->n; i++)
+		if (s->socks->alt[i] != -1)
+			return s->socks->port[i];
+	return 0;
+}
+
+/* Overlap: new connections go to the new start; the old one is told to
+ * stop once it has taken what was queued for it and answered what it
+ * took, or after half of stop_timeout. */
+static void
+svc_drain_check(void *arg)
+{
+	struct svc_proc *p = arg;
+	struct svc *s = p->svc;
+
+	if (p->st == PROC_READY && loop_now() - p->stop_at <
+	    s->cfg->stop_timeout / 2 && (sockets_queued(s->socks, p->side) ||
+	    (tree_scan(&p->tree) >= 0 && tree_serving(&p->tree,
+	    svc_port(s))))) {
+		loop_timer_set(s->loop, &p->drain_timer, 0.01, svc_drain_check,
+		    p);
+		return;
+	}
+	if (p->st == PROC_READY) {
+		p->stop_at = 0;
+		svc_proc_stop(s, p);
+	}
+}
+
 /* The old start of an overlap is gone: the new one alone serves. */
 static void
 svc_old_gone(struct svc *s, struct svc_proc *p)
 {
-	s->drain_ms = (loop_now() - p->stop_at) * 1000.0;
+	s->drain_ms = (loop_now() - (s->live != NULL && s->live->ready_at > 0 ?
+	    s->live->ready_at : p->stop_at)) * 1000.0;
 	log_event(LOG_NOTICE, "drained pid=%ld release=%s drain_ms=%.0f",
 	    (long)p->shown, p->release, s->drain_ms);
 	s->old = NULL;
@@ -522,7 +572,13 @@ svc_ready(void *arg, int ok)
 	if (s->old != NULL) {
 		/* Overlap: now the old one may finish its requests and go. */
 		s->old->gone = svc_old_gone;
-		svc_proc_stop(s, s->old);
+		svc_steer(s, p->side, p->side);
+		s->side = p->side;
+		if (s->socks != NULL && sockets_paired(s->socks)) {
+			s->old->stop_at = loop_now();
+			svc_drain_check(s->old);
+		} else
+			svc_proc_stop(s, s->old);
 		return;
 	}
 	svc_finish(s, 1);
@@ -540,6 +596,7 @@ svc_new_gone(struct svc *s, struct svc_proc *p)
 	if (s->old != NULL && s->live == NULL) {
 		s->live = s->old;
 		s->old = NULL;
+		svc_steer(s, s->live->side, s->live->side);
 		s->state = SVC_READY;
 		s->untouched = 1;
 		snprintf(s->release, sizeof(s->release), "%s", s->live->release);
@@ -589,6 +646,7 @@ svc_start_failed(struct svc *s)
 		/* overlap: the old one was not touched */
 		s->live = s->old;
 		s->old = NULL;
+		svc_steer(s, s->live->side, s->live->side);
 		s->state = SVC_READY;
 		s->untouched = 1;
 		snprintf(s->release, sizeof(s->release), "%s", s->live->release);
@@ -681,7 +739,7 @@ svc_start(struct svc *s)
 	char e_path[] = "PATH=" SVC_PATH, e_home[300], e_lang[128];
 	char e_rel[96], e_commit[64], e_lpid[32], gobyte = 0;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, go[2] = { -1, -1 };
-	int devnull = -1, tmpfd[SOCKETS_MAX];
+	int devnull = -1, tmpfd[SOCKETS_MAX], hand[SOCKETS_MAX], side;
 	size_t i, ne = 0, nfd = ss ? ss->n : 0;
 	pid_t pid, agent = getpid();
 	sigset_t all;
@@ -705,6 +763,11 @@ svc_start(struct svc *s)
 	}
 	p->svc = s;
 	p->out[0] = p->out[1] = -1;
+	/* beside an old one: the other socket of each pair */
+	side = s->old != NULL ? !s->side : s->side;
+	p->side = side;
+	for (i = 0; i < nfd; i++)
+		hand[i] = sockets_fd(ss, i, side);
 	snprintf(p->release, sizeof(p->release), "%s", s->release);
 	snprintf(p->commit, sizeof(p->commit), "%s", s->commit);
 	svc_shared(s);
@@ -773,7 +836,7 @@ svc_start(struct svc *s)
 		/* The held sockets become 3, 4, ...: first out of the way
 		 * of those numbers, then into place (dup2 clears CLOEXEC). */
 		for (i = 0; i < nfd; i++)
-			if ((tmpfd[i] = fcntl(ss->fd[i], F_DUPFD_CLOEXEC,
+			if ((tmpfd[i] = fcntl(hand[i], F_DUPFD_CLOEXEC,
 			    (int)(3 + nfd + 8))) == -1)
 				_exit(126);
 		for (i = 0; i < nfd; i++)
@@ -820,6 +883,10 @@ svc_start(struct svc *s)
 	if (write(go[1], "g", 1) != 1)
 		log_warn("starting the service");
 	close(go[1]);
+	if (s->old != NULL)
+		svc_steer(s, s->old->side, side);
+	else
+		svc_steer(s, side, side);
 	log_event(LOG_NOTICE, "start pid=%ld release=%s commit=%s mode=%s",
 	    (long)pid, s->release, s->commit[0] ? s->commit : "-",
 	    svc_mode_name(cfg));
@@ -830,7 +897,8 @@ svc_start(struct svc *s)
 	loop_timer_set(s->loop, &p->ready_timer, cfg->ready_timeout,
 	    svc_ready_timeout, p);
 	if (cfg->ready != READY_NOTIFY && probe_start(&p->probe, s->loop, cfg,
-	    &p->tree, svc_ready, p, s->error, sizeof(s->error)) == -1)
+	    &p->tree, ss != NULL && sockets_paired(ss), svc_ready, p, s->error,
+	    sizeof(s->error)) == -1)
 		svc_ready_timeout(p);
 	return;
 fail:

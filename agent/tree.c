@@ -331,3 +331,54 @@ tree_member(const struct tree *t, pid_t pid)
 	}
 	return 0;
 }
+
+/* The accept queue of the listener with this inode (rx_queue of its
+ * /proc/net/tcp line), 0 when there is none. */
+long
+tree_listen_queue(int port, unsigned long inode)
+{
+	char line[512];
+	unsigned long ino, rxq;
+	unsigned int lp, st;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/net/tcp", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*x:%lx %*s %*s "
+		    "%*s %*s %lu", &lp, &st, &rxq, &ino) != 4)
+			continue;
+		if ((int)lp == port && st == 0x0A && ino == inode) {
+			fclose(fp);
+			return (long)rxq;
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+/* Does a member hold an open connection on local port `port` (one it
+ * accepted and has not closed)? */
+int
+tree_serving(const struct tree *t, int port)
+{
+	char line[512];
+	unsigned long ino;
+	unsigned int lp, st;
+	FILE *fp;
+	int busy = 0;
+
+	if ((fp = fopen("/proc/net/tcp", "re")) == NULL)
+		return 0;
+	while (!busy && fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s "
+		    "%*s %*s %lu", &lp, &st, &ino) != 3)
+			continue;
+		/* ESTABLISHED or CLOSE_WAIT: a request may be in flight */
+		if ((int)lp == port && (st == 0x01 || st == 0x08) && ino != 0 &&
+		    tree_holds_inode(t, ino))
+			busy = 1;
+	}
+	fclose(fp);
+	return busy;
+}
