@@ -159,11 +159,14 @@ ops_restart(const struct config *cfg)
 		return EXIT_SYSTEM;
 	}
 	if (r.code == 200) {
-		log_info("%s ready in %.2f s (pid %lld, release %s, restart %s)",
+		log_info("%s ready in %.2f s (pid %lld, release %s)",
 		    ops_name(cfg), (double)client_int(&r, "ready_ms") / 1000.0,
-		    client_int(&r, "pid"), client_str(&r, "release"),
-		    client_str(&r, "mode")[0] ? client_str(&r, "mode") :
-		    "classic");
+		    client_int(&r, "pid"), client_str(&r, "release"));
+		if (client_int(&r, "drain_ms") >= 0)
+			log_info("restart %s: the old process finished its "
+			    "requests and exited in %.2f s",
+			    client_str(&r, "mode"),
+			    (double)client_int(&r, "drain_ms") / 1000.0);
 		client_print_log(&r, 3);
 	} else {
 		log_warnx("restart failed: %s", client_str(&r, "error")[0] ?
