@@ -369,13 +369,13 @@ http_restart_answer(struct http *h, struct req *r)
 		    "pid", (json_int_t)r->res.pid, "release", r->res.release,
 		    "commit", r->res.commit, "ready_ms",
 		    (json_int_t)r->res.ready_ms, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    http_log_json(svc_fresh_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	else
 		j = json_pack("{s:s,s:s,s:s,s:s,s:o}", "status", "failed",
 		    "error", r->res.error, "release", r->res.release,
 		    "commit", r->res.commit, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    http_log_json(svc_fresh_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	if (j == NULL)
 		return MHD_NO;

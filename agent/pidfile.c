@@ -33,7 +33,7 @@
 
 #include "redeployd.h"
 
-#define PIDFILE_MAX		64	/* "PGID STARTTIME\n" is far less */
+#define PIDFILE_MAX		128	/* two "PGID STARTTIME\n" lines */
 #define PIDFILE_POLL_NS		10000000L	/* 10 ms */
 #define PIDFILE_KILL_WAIT	2.0	/* seconds after SIGKILL */
 #define PIDFILE_TIMEOUT_MAX	86400.0
@@ -303,7 +303,7 @@ pidfile_parse(const char *buf, pid_t *pgid, unsigned long long *start)
 		return -1;
 	errno = 0;
 	*start = strtoull(buf, &end, 10);
-	if (errno != 0 || strcmp(end, "\n") != 0)
+	if (errno != 0 || *end != '\n')
 		return -1;
 	*pgid = (pid_t)v;
 	return 0;
@@ -370,18 +370,32 @@ fail:
 int
 pidfile_write(int fd, pid_t pgid)
 {
-	unsigned long long start;
+	return pidfile_write2(fd, pgid, 0);
+}
+
+/* Two groups: restart = overlap runs the new one beside the old one. */
+int
+pidfile_write2(int fd, pid_t pgid, pid_t other)
+{
+	unsigned long long start, ostart = 0;
 	char line[PIDFILE_MAX];
 	ssize_t n;
 	int len;
 
-	if (pgid <= 1) {
+	if (pgid <= 1 || other == 1 || other < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (proc_starttime(pgid, &start) == -1)
 		return -1;
-	len = snprintf(line, sizeof(line), "%ld %llu\n", (long)pgid, start);
+	if (other > 0 && proc_starttime(other, &ostart) == -1)
+		other = 0;
+	if (other > 0)
+		len = snprintf(line, sizeof(line), "%ld %llu\n%ld %llu\n",
+		    (long)pgid, start, (long)other, ostart);
+	else
+		len = snprintf(line, sizeof(line), "%ld %llu\n", (long)pgid,
+		    start);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		errno = EOVERFLOW;
 		return -1;
@@ -403,16 +417,74 @@ pidfile_clear(int fd)
 	return ftruncate(fd, 0);
 }
 
+/* One recorded group: 1 stopped, 0 gone already, -1 refused or failed. */
+static int
+pidfile_reap_one(pid_t pgid, unsigned long long start, uid_t owner,
+    double timeout, char *msg, size_t n)
+{
+	unsigned long long now;
+	pid_t foreign;
+	uid_t fuid = 0;
+	int live, rc;
+
+	if (pgid == getpgrp()) {
+		snprintf(msg, n, "the service pid file names the agent's own "
+		    "process group %ld (remove the file)", (long)pgid);
+		return -1;
+	}
+	if (proc_starttime(pgid, &now) == 0) {
+		if (now != start) {
+			snprintf(msg, n, "the service group %ld of an earlier "
+			    "agent is gone (its pid is in use again)",
+			    (long)pgid);
+			return 0;
+		}
+	} else if (errno != ENOENT && errno != ESRCH) {
+		snprintf(msg, n, "cannot read /proc/%ld/stat: %s", (long)pgid,
+		    strerror(errno));
+		return -1;
+	}
+	/*
+	 * The leader is the one we recorded, or it is gone and members of
+	 * its group may live on.  A group id is not reused while the group
+	 * has members, so those are the service's own; the start time of
+	 * a leaderless group cannot be checked, the owner still is.
+	 */
+	live = pidfile_members(pgid, 1, owner, &foreign, &fuid);
+	if (live == -1) {
+		snprintf(msg, n, "cannot list processes in /proc: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (live == 0) {
+		snprintf(msg, n, "the service group %ld of an earlier agent "
+		    "is gone", (long)pgid);
+		return 0;
+	}
+	if (foreign != 0) {
+		snprintf(msg, n, "not stopping process group %ld named in the "
+		    "service pid file: its process %ld runs as uid %ld, not as "
+		    "the file's owner uid %ld", (long)pgid, (long)foreign,
+		    (long)fuid, (long)owner);
+		return -1;
+	}
+	if ((rc = pidfile_stop(pgid, timeout, msg, n)) == -1)
+		return -1;
+	if (rc == 0)
+		snprintf(msg, n, "the service group %ld of an earlier agent "
+		    "is gone", (long)pgid);
+	return rc;
+}
+
 int
 pidfile_reap_stale(int fd, double timeout, char *msg, size_t n)
 {
-	char buf[PIDFILE_MAX + 1];
-	unsigned long long start, now;
+	char buf[PIDFILE_MAX + 1], *line, *nl;
+	unsigned long long start;
 	struct stat st;
 	ssize_t len;
-	pid_t pgid, foreign;
-	uid_t fuid = 0;
-	int live, rc;
+	pid_t pgid;
+	int rc = 0, one;
 
 	if (n > 0)
 		msg[0] = '\0';
@@ -436,62 +508,21 @@ pidfile_reap_stale(int fd, double timeout, char *msg, size_t n)
 	if (len == 0)
 		return 0;
 	buf[len] = '\0';
-	if (pidfile_parse(buf, &pgid, &start) == -1) {
-		snprintf(msg, n, "the service pid file does not hold "
-		    "'PGID STARTTIME' (stop what an earlier agent left "
-		    "running, then remove the file)");
-		return -1;
-	}
-	if (pgid == getpgrp()) {
-		snprintf(msg, n, "the service pid file names the agent's own "
-		    "process group %ld (remove the file)", (long)pgid);
-		return -1;
-	}
-
-	if (proc_starttime(pgid, &now) == 0) {
-		if (now != start) {
-			snprintf(msg, n, "the service group %ld of an earlier "
-			    "agent is gone (its pid is in use again)",
-			    (long)pgid);
-			rc = 0;
-			goto clear;
+	/* One or two lines (overlap), each "PGID STARTTIME". */
+	for (line = buf; *line != '\0'; line = nl + 1) {
+		if (pidfile_parse(line, &pgid, &start) == -1 ||
+		    (nl = strchr(line, '\n')) == NULL) {
+			snprintf(msg, n, "the service pid file does not hold "
+			    "'PGID STARTTIME' (stop what an earlier agent left "
+			    "running, then remove the file)");
+			return -1;
 		}
-	} else if (errno != ENOENT && errno != ESRCH) {
-		snprintf(msg, n, "cannot read /proc/%ld/stat: %s", (long)pgid,
-		    strerror(errno));
-		return -1;
+		if ((one = pidfile_reap_one(pgid, start, st.st_uid, timeout,
+		    msg, n)) == -1)
+			return -1;
+		if (one == 1)
+			rc = 1;
 	}
-	/*
-	 * The leader is the one we recorded, or it is gone and members of
-	 * its group may live on.  A group id is not reused while the group
-	 * has members, so those are the service's own; the start time of
-	 * a leaderless group cannot be checked, the owner still is.
-	 */
-	live = pidfile_members(pgid, 1, st.st_uid, &foreign, &fuid);
-	if (live == -1) {
-		snprintf(msg, n, "cannot list processes in /proc: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (live == 0) {
-		snprintf(msg, n, "the service group %ld of an earlier agent "
-		    "is gone", (long)pgid);
-		rc = 0;
-		goto clear;
-	}
-	if (foreign != 0) {
-		snprintf(msg, n, "not stopping process group %ld named in the "
-		    "service pid file: its process %ld runs as uid %ld, not as "
-		    "the file's owner uid %ld", (long)pgid, (long)foreign,
-		    (long)fuid, (long)st.st_uid);
-		return -1;
-	}
-	if ((rc = pidfile_stop(pgid, timeout, msg, n)) == -1)
-		return -1;
-	if (rc == 0)
-		snprintf(msg, n, "the service group %ld of an earlier agent "
-		    "is gone", (long)pgid);
-clear:
 	if (pidfile_clear(fd) == -1) {
 		snprintf(msg, n, "cannot clear the service pid file: %s",
 		    strerror(errno));

@@ -85,6 +85,7 @@ int	privdrop_apply(const struct privdrop *pd, char *err, size_t n);
 int	pidfile_open(const char *path, uid_t uid, gid_t gid, char *err,
 	    size_t n);
 int	pidfile_write(int fd, pid_t pgid);
+int	pidfile_write2(int fd, pid_t pgid, pid_t other);
 int	pidfile_clear(int fd);
 int	pidfile_reap_stale(int fd, double timeout, char *msg, size_t n);
 int	proc_starttime(pid_t pid, unsigned long long *out);
@@ -197,6 +198,7 @@ void	svc_shutdown(struct svc *s, void (*done)(void *), void *arg);
 void	svc_reap(struct svc *s);
 void	svc_status(const struct svc *s, struct svc_status *st);
 const struct ring *svc_ring(const struct svc *s);
+const struct ring *svc_fresh_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
 /* http.c - the loopback endpoint */

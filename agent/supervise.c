@@ -73,6 +73,8 @@ struct svc_proc {
 	double		 started, ready_at, stop_at, gone_since;
 	size_t		 mark;		/* the ring's lines when it started */
 	int		 out[2];	/* read ends of stdout, stderr */
+	struct ring	*lines;		/* assembles this start's lines */
+	long		 serial;	/* s->starts when it started */
 	struct notify	*notify;
 	struct probe	*probe;
 	struct loop_timer ready_timer, kill_timer, gone_timer, drain_timer;
@@ -91,7 +93,8 @@ struct svc {
 	char		 home[256];
 	uid_t		 uid;
 	int		 pidfd;
-	struct ring	*ring;
+	struct ring	*ring;		/* every start's lines: GET /log */
+	struct ring	*fresh;		/* the newest start's: /restart */
 
 	enum svc_state	 state;
 	struct svc_proc	*live;		/* the start the state is about */
@@ -144,7 +147,9 @@ svc_new(struct loop *l, const struct config *cfg, const char *home,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if ((s->ring = ring_new(RING_LINES)) == NULL) {
+	if ((s->ring = ring_new(RING_LINES)) == NULL ||
+	    (s->fresh = ring_new(RING_LINES)) == NULL) {
+		ring_free(s->ring);
 		free(s);
 		return NULL;
 	}
@@ -210,6 +215,7 @@ svc_proc_free(struct svc *s, struct svc_proc *p)
 	loop_timer_cancel(s->loop, &p->drain_timer);
 	svc_pipe_close(s, p, 0);
 	svc_pipe_close(s, p, 1);
+	ring_free(p->lines);
 	free(p);
 }
 
@@ -222,6 +228,7 @@ svc_free(struct svc *s)
 	svc_proc_free(s, s->live);
 	svc_proc_free(s, s->old);
 	ring_free(s->ring);
+	ring_free(s->fresh);
 	free(s);
 }
 
@@ -235,6 +242,13 @@ const struct ring *
 svc_ring(const struct svc *s)
 {
 	return s->ring;
+}
+
+/* The lines of the newest start only: what a restart answer shows. */
+const struct ring *
+svc_fresh_ring(const struct svc *s)
+{
+	return s->fresh;
 }
 
 void
@@ -326,11 +340,19 @@ static void
 svc_line(void *arg, enum ring_stream st, const char *line)
 {
 	struct svc_proc *p = arg;
+	struct svc *s = p->svc;
 	char tag[96];
 
-	snprintf(tag, sizeof(tag), "%s[%ld]", p->svc->cfg->log_tag,
+	snprintf(tag, sizeof(tag), "%s[%ld]", s->cfg->log_tag,
 	    (long)p->shown);
 	log_tagged(tag, st == RING_STDERR ? LOG_ERR : LOG_INFO, "%s", line);
+	/* Whole lines: two starts that write at once do not mix. */
+	ring_feed(s->ring, st, line, strlen(line), NULL, NULL);
+	ring_feed(s->ring, st, "\n", 1, NULL, NULL);
+	if (p->serial == s->starts) {
+		ring_feed(s->fresh, st, line, strlen(line), NULL, NULL);
+		ring_feed(s->fresh, st, "\n", 1, NULL, NULL);
+	}
 }
 
 static void
@@ -343,7 +365,7 @@ svc_read(struct svc_proc *p, int i)
 	for (;;) {
 		n = read(p->out[i], buf, sizeof(buf));
 		if (n > 0) {
-			ring_feed(s->ring, (enum ring_stream)i, buf, (size_t)n,
+			ring_feed(p->lines, (enum ring_stream)i, buf, (size_t)n,
 			    svc_line, p);
 			continue;
 		}
@@ -351,7 +373,7 @@ svc_read(struct svc_proc *p, int i)
 			continue;
 		if (n == -1 && errno == EAGAIN)
 			return;
-		ring_flush(s->ring, (enum ring_stream)i, svc_line, p);
+		ring_flush(p->lines, (enum ring_stream)i, svc_line, p);
 		svc_pipe_close(s, p, i);
 		return;
 	}
@@ -428,13 +450,13 @@ svc_shared(struct svc *s)
 static int
 svc_said_inuse(const struct svc *s, size_t mark)
 {
-	size_t back, n = ring_total(s->ring) - mark;
+	size_t back, n = ring_total(s->fresh) - mark;
 
-	if (n > ring_count(s->ring))
-		n = ring_count(s->ring);
+	if (n > ring_count(s->fresh))
+		n = ring_count(s->fresh);
 	for (back = 0; back < n; back++)
-		if (strstr(ring_line(s->ring, back), "ddress already in use")
-		    != NULL || strstr(ring_line(s->ring, back), "EADDRINUSE"))
+		if (strstr(ring_line(s->fresh, back), "ddress already in use")
+		    != NULL || strstr(ring_line(s->fresh, back), "EADDRINUSE"))
 			return 1;
 	return 0;
 }
@@ -443,12 +465,9 @@ svc_said_inuse(const struct svc *s, size_t mark)
 static void
 svc_exit_error(struct svc *s, const struct svc_proc *p)
 {
-	size_t mark = p != NULL ? p->mark : 0;
+	size_t mark = p != NULL ? p->mark : s->mark;
 	int held = s->cfg->svc_listen.n > 0;
 
-	if (p == NULL && s->live == NULL)
-		mark = ring_total(s->ring) > ring_count(s->ring) ?
-		    ring_total(s->ring) - ring_count(s->ring) : 0;
 	snprintf(s->error, sizeof(s->error), "exited (code %d, signal %d) "
 	    "before it was ready%s", p ? (WIFEXITED(p->status) ?
 	    WEXITSTATUS(p->status) : -1) : s->exit_code, p ?
@@ -540,6 +559,8 @@ svc_old_gone(struct svc *s, struct svc_proc *p)
 	    (long)p->shown, p->release, s->drain_ms);
 	s->old = NULL;
 	svc_proc_free(s, p);
+	if (s->pidfd != -1 && s->live != NULL && s->live->pid > 0)
+		(void)pidfile_write(s->pidfd, s->live->pid);
 	if (s->start_after_stop && s->live == NULL) {
 		s->start_after_stop = 0;
 		svc_start(s);
@@ -597,6 +618,8 @@ svc_new_gone(struct svc *s, struct svc_proc *p)
 		s->live = s->old;
 		s->old = NULL;
 		svc_steer(s, s->live->side, s->live->side);
+		if (s->pidfd != -1 && s->live->pid > 0)
+			(void)pidfile_write(s->pidfd, s->live->pid);
 		s->state = SVC_READY;
 		s->untouched = 1;
 		snprintf(s->release, sizeof(s->release), "%s", s->live->release);
@@ -756,7 +779,10 @@ svc_start(struct svc *s)
 		svc_start_failed(s);
 		return;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->lines = ring_new(1)) == NULL) {
+		free(p);
+		p = NULL;
 		snprintf(s->error, sizeof(s->error), "out of memory");
 		svc_start_failed(s);
 		return;
@@ -865,8 +891,9 @@ svc_start(struct svc *s)
 	p->pid = p->shown = pid;
 	p->tree.leader = pid;
 	(void)proc_starttime(pid, &p->tree.leader_start);
-	p->mark = s->mark = ring_total(s->ring);
+	p->mark = s->mark = ring_total(s->fresh);
 	s->starts++;
+	p->serial = s->starts;
 	p->started = loop_now();
 	p->st = PROC_STARTING;
 	s->live = p;
@@ -879,7 +906,8 @@ svc_start(struct svc *s)
 	loop_add(s->loop, out[0], EPOLLIN, svc_stdout, p);
 	loop_add(s->loop, err[0], EPOLLIN, svc_stderr, p);
 	if (s->pidfd != -1)
-		(void)pidfile_write(s->pidfd, pid);
+		(void)pidfile_write2(s->pidfd, pid, s->old != NULL ?
+		    s->old->pid : 0);
 	if (write(go[1], "g", 1) != 1)
 		log_warn("starting the service");
 	close(go[1]);
