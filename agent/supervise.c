@@ -640,7 +640,7 @@ svc_ready_timeout(void *arg)
 	probe_cancel(p->probe);
 	p->probe = NULL;
 	svc_timeout_error(s, p);
-	log_event(LOG_ERR, "failed pid=%ld release=%s reason=\"%s\"",
+	log_event(LOG_ERR, "failed pid=%ld release=%s reason=%s",
 	    (long)p->pid, s->release, s->error);
 	s->state = SVC_FAILED;
 	if (s->old != NULL) {
@@ -663,7 +663,7 @@ svc_backoff_fire(void *arg)
 static void
 svc_start_failed(struct svc *s)
 {
-	log_event(LOG_ERR, "failed release=%s reason=\"%s\"",
+	log_event(LOG_ERR, "failed release=%s reason=%s",
 	    s->release[0] ? s->release : "-", s->error);
 	if (s->old != NULL) {
 		/* overlap: the old one was not touched */
@@ -1114,11 +1114,18 @@ svc_exited(struct svc *s, struct svc_proc *p, int status)
 		s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		s->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	}
-	log_event(stopping ? LOG_INFO : LOG_ERR,
-	    "exit pid=%ld exit=%d signal=%d uptime=%.1f release=%s%s",
-	    (long)p->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-	    WIFSIGNALED(status) ? WTERMSIG(status) : 0, uptime, p->release,
-	    stopping ? " reason=stopped" : "");
+	if (stopping)
+		log_event(LOG_INFO, "exit pid=%ld exit=%d signal=%d "
+		    "uptime=%.1f release=%s reason=stopped", (long)p->pid,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFSIGNALED(status) ? WTERMSIG(status) : 0, uptime,
+		    p->release);
+	else
+		log_event(LOG_ERR, "exit pid=%ld exit=%d signal=%d "
+		    "uptime=%.1f release=%s", (long)p->pid,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFSIGNALED(status) ? WTERMSIG(status) : 0, uptime,
+		    p->release);
 	/* Nothing of the start may outlive its leader. */
 	(void)tree_scan(&p->tree);
 	(void)kill(-p->pid, SIGKILL);
@@ -1127,7 +1134,7 @@ svc_exited(struct svc *s, struct svc_proc *p, int status)
 	if (p == s->live && s->old != NULL && p->st == PROC_STARTING) {
 		/* overlap: the new one died; the old one serves on */
 		svc_exit_error(s, p);
-		log_event(LOG_ERR, "failed pid=%ld release=%s reason=\"%s\"",
+		log_event(LOG_ERR, "failed pid=%ld release=%s reason=%s",
 		    (long)p->shown, p->release, s->error);
 	}
 	if (p->gone != NULL)
