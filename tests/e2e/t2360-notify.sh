@@ -103,6 +103,25 @@ tcp_on_held() {
 	grep -q "or notify" "$T/cmd.err" || fail "check: $(cat "$T/cmd.err")"
 }
 
+hup_keeps_sockets() {
+	agent_fresh
+	agent_config "listen = 127.0.0.1:$AGENT_SVC_PORT" "restart = stop-first" \
+		"ready = http://127.0.0.1:$AGENT_SVC_PORT/" \
+		"command = exec $AGENT_PY /usr/bin/twistd3 -n --pidfile= web --listen systemd:domain=INET:index=0 --path ."
+	local id other
+	id=$(agent_release 1)
+	agent_switch "$id"
+	agent_start
+	agent_wait_state ready 20
+	other=$(agent_free_ports 1)
+	sed -i "s/^listen = 127.0.0.1:$AGENT_SVC_PORT\$/listen = 127.0.0.1:$other/" "$CONFIG"
+	kill -HUP "$AGENT_PID"
+	wait_for 'grep -q "listen changed; redeployd keeps the sockets it holds (127.0.0.1:$AGENT_SVC_PORT)" "$AGENT_ERR"'
+	agent_expect 200 POST /restart
+	grep -q "release 1" <(curl -s "http://127.0.0.1:$AGENT_SVC_PORT/") ||
+		fail "the held socket does not serve after the reload"
+}
+
 port80_no_authbind() {
 	[ ! -e /etc/authbind/byport/80 ] || { echo "SKIP: /etc/authbind/byport/80 exists"; return 0; }
 	agent_fresh
@@ -131,6 +150,7 @@ port80_no_authbind() {
 test_expect "a forged READY=1 from another process is ignored; the real one counts" forged_ready
 test_expect "gunicorn's own READY=1 over NOTIFY_SOCKET, overlap" gunicorn_notify
 test_expect "ready = tcp: on a socket redeployd holds: config error" tcp_on_held
+test_expect "SIGHUP that changes listen keeps the held sockets and says so" hup_keeps_sockets
 if is_root; then
 	test_expect "port 80 as www-data, no authbind (private netns)" port80_no_authbind
 else
