@@ -103,6 +103,41 @@ tcp_on_held() {
 	grep -q "or notify" "$T/cmd.err" || fail "check: $(cat "$T/cmd.err")"
 }
 
+# fds.py: print the descriptors it was started with, then wait.
+fds_py() {
+	cat <<'PY'
+import os, socket, sys, time
+fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+kinds = []
+for f in fds:
+    try:
+        kinds.append("%d:%s" % (f, os.readlink("/proc/self/fd/%d" % f).split(":")[0]))
+    except OSError:
+        pass
+s = socket.socket(fileno=3)
+print("fds", " ".join(kinds), "fd3", s.getsockname()[1],
+      os.environ["LISTEN_FDS"], os.environ["LISTEN_PID"] == str(os.getpid()),
+      os.environ["LISTEN_FDNAMES"], flush=True)
+time.sleep(300)
+PY
+}
+
+handover_fds() {
+	agent_fresh
+	agent_config "listen = 127.0.0.1:$AGENT_SVC_PORT" "restart = stop-first" \
+		"ready = none" "command = exec $AGENT_PY ./fds.py"
+	local id
+	id=$(agent_release 1)
+	fds_py >"$LIVE/releases/$id/fds.py"
+	agent_switch "$id"
+	agent_start
+	wait_for 'grep -q " fds " "$AGENT_ERR"'
+	grep " fds " "$AGENT_ERR"
+	# 0-2 and the held socket as 3, nothing else
+	grep -q " fds 0:/dev/null 1:pipe 2:pipe 3:socket fd3 $AGENT_SVC_PORT 1 True 127.0.0.1_$AGENT_SVC_PORT\$" "$AGENT_ERR" ||
+		fail "the service started with other descriptors, or without fd 3"
+}
+
 hup_keeps_sockets() {
 	agent_fresh
 	agent_config "listen = 127.0.0.1:$AGENT_SVC_PORT" "restart = stop-first" \
@@ -149,6 +184,7 @@ port80_no_authbind() {
 
 test_expect "a forged READY=1 from another process is ignored; the real one counts" forged_ready
 test_expect "gunicorn's own READY=1 over NOTIFY_SOCKET, overlap" gunicorn_notify
+test_expect "fd 3 is the held socket, LISTEN_*, nothing else leaks" handover_fds
 test_expect "ready = tcp: on a socket redeployd holds: config error" tcp_on_held
 test_expect "SIGHUP that changes listen keeps the held sockets and says so" hup_keeps_sockets
 if is_root; then
