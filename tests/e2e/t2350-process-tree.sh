@@ -156,9 +156,46 @@ kill9_race() {
 	[ "$n" = 2 ] || fail "$n holders after 10 rounds: $(pgrep -fa holder.py)"
 }
 
+# slow.py: a web server on the held socket (fd 3) that takes 1 s to start.
+slow_py() {
+	cat <<'PY'
+import http.server, socket, time
+time.sleep(1)
+sock = socket.socket(fileno=3)
+srv = http.server.HTTPServer(sock.getsockname()[:2],
+    http.server.SimpleHTTPRequestHandler, bind_and_activate=False)
+srv.socket = sock
+srv.serve_forever()
+PY
+}
+
+kill9_during_overlap() {
+	tree_setup "exec $AGENT_PY ./slow.py" "listen = 127.0.0.1:@PORT@" \
+		"restart = overlap" "ready = http://127.0.0.1:@PORT@/"
+	sed -i "s/@PORT@/$AGENT_SVC_PORT/g" "$CONFIG"
+	slow_py >"$LIVE/current/slow.py"
+	agent_start
+	agent_wait_state ready
+	agent_curl POST /restart >/dev/null &
+	local curl_pid=$! n
+	# the new one starts beside the old one: both in the pid file
+	wait_for '[ "$(agent_field old_pid)" != 0 ]'
+	wait_for '[ "$(wc -l <"$AGENT_TOKEN.service.pid")" = 2 ]'
+	kill -KILL "$AGENT_PID"
+	agent_wait_gone "$AGENT_PID"
+	wait "$curl_pid" || true
+	agent_start
+	agent_wait_state ready 20
+	n=$(leftovers | wc -l)
+	[ "$n" = 1 ] || fail "$n service processes after the new agent started: $(leftovers)"
+	curl -sf --max-time 5 "http://127.0.0.1:$AGENT_SVC_PORT/" >/dev/null ||
+		fail "nothing serves"
+}
+
 test_expect "'CMD & wait': a restart is ready only when the new one listens" wrapper_ready_is_new
 test_expect "'CMD & wait', broken v2: not ready from the old listener" wrapper_broken_not_ready
 test_expect "a setsid server: gone before the next start; one holder" setsid_server_not_ready
 test_expect "setsid, setpgid, double fork, TERM-ignoring daemon: none outlives" nothing_outlives
 test_expect "kill -9 of the agent then a new one, 10 rounds: one listener" kill9_race
+test_expect "kill -9 of the agent during an overlap: the next one stops both" kill9_during_overlap
 test_done
