@@ -391,10 +391,10 @@ main(int argc, char **argv)
 	}
 	lfd = -1;	/* libmicrohttpd owns it now */
 	explicit_bzero(token, sizeof(token));
-	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s config=%s "
-	    "mode=%s sockets=%zu", (long)getpid(), cfg->listen_host, port,
-	    root ? pd.name : "(caller)", cfg->file, svc_mode_name(cfg),
-	    a.socks.n);
+	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s mode=%s "
+	    "sockets=%zu config=%s", (long)getpid(), cfg->listen_host, port,
+	    root ? pd.name : "(caller)", svc_mode_name(cfg), a.socks.n,
+	    cfg->file);
 	svc_boot(a.svc);
 	if (loop_run(a.loop) == -1) {
 		log_warn("event loop");
