@@ -123,6 +123,32 @@ tree_all(struct tree_proc **out, size_t *np)
 }
 
 static int
+tree_cmp(const void *a, const void *b)
+{
+	const struct tree_proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* The index of pid in the sorted table, or (size_t)-1. */
+static size_t
+tree_find(const struct tree_proc *v, size_t n, pid_t pid)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (v[mid].pid == pid)
+			return mid;
+		if (v[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (size_t)-1;
+}
+
+static int
 tree_known(const struct tree *t, pid_t pid, unsigned long long start)
 {
 	size_t i;
@@ -157,7 +183,6 @@ tree_scan(struct tree *t)
 	struct tree_proc *all = NULL;
 	struct tree old;
 	size_t n, i, j;
-	int grew;
 	char *in = NULL;
 
 	if (tree_all(&all, &n) == -1)
@@ -168,31 +193,39 @@ tree_scan(struct tree *t)
 	}
 	old = *t;
 	t->n = 0;
-	for (i = 0; i < n; i++) {
-		if (all[i].state == 'Z' || all[i].state == 'X')
-			continue;
+	/* 2: a member, 3: not one, 0: not decided yet */
+	qsort(all, n, sizeof(*all), tree_cmp);
+	for (i = 0; i < n; i++)
 		if ((all[i].pid == t->leader && all[i].start == t->leader_start)
 		    || all[i].sid == t->leader || all[i].pgrp == t->leader ||
 		    tree_known(&old, all[i].pid, all[i].start))
-			in[i] = 1;
-	}
-	/* Children of members are members, to a fixed point. */
-	do {
-		grew = 0;
-		for (i = 0; i < n; i++) {
-			if (in[i] || all[i].state == 'Z')
-				continue;
-			for (j = 0; j < n; j++)
-				if (in[j] && all[j].pid == all[i].ppid &&
-				    all[j].pid != getpid()) {
-					in[i] = 1;
-					grew = 1;
-					break;
-				}
+			in[i] = 2;
+	/* Children of members are members: walk each process's parents
+	 * (looked up by pid in the sorted table) until one is decided. */
+	for (i = 0; i < n; i++) {
+		size_t chain[64], depth = 0, k;
+		char verdict = 0;
+
+		for (j = i; depth < 64; ) {
+			if (in[j] == 2 || in[j] == 3) {
+				verdict = in[j];
+				break;
+			}
+			chain[depth++] = j;
+			if (all[j].ppid <= 1 || all[j].ppid == getpid() ||
+			    (j = tree_find(all, n, all[j].ppid)) == (size_t)-1) {
+				verdict = 3;	/* not a member */
+				break;
+			}
 		}
-	} while (grew);
+		if (verdict == 0)
+			verdict = 3;
+		for (k = 0; k < depth; k++)
+			in[chain[k]] = verdict;
+	}
 	for (i = 0; i < n; i++)
-		if (in[i] && all[i].pid != getpid())
+		if (in[i] == 2 && all[i].pid != getpid() &&
+		    all[i].state != 'Z' && all[i].state != 'X')
 			(void)tree_add(t, all[i].pid, all[i].start);
 	free(in);
 	free(all);
