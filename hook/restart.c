@@ -80,6 +80,14 @@ restart_verify(const struct restart_site *c, struct release *rel,
 			    "serves now", client_str(&rep, "mode"),
 			    (double)client_int(&rep, "drain_ms") / 1000.0,
 			    rel->id);
+		else if (strcmp(client_str(&rep, "mode"), "stop-first") == 0)
+			log_info("restart stop-first: the old process was gone "
+			    "before the new one started; connections waited "
+			    "on the socket redeployd holds");
+		else if (strcmp(client_str(&rep, "mode"), "classic") == 0)
+			log_info("restart classic: the service binds its port "
+			    "itself (with [service] listen no connection is "
+			    "refused meanwhile)");
 		client_print_log(&rep, 3);
 		client_reply_free(&rep);
 		return 0;

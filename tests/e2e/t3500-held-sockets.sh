@@ -136,6 +136,9 @@ stop_first_gunicorn() {
 	report_is refused 0
 	report_is reset 0
 	[ "$(agent_field mode)" = stop-first ] || fail "mode is not stop-first"
+	output_has "restart stop-first:"
+	expect_exit 0 status -c "$CONFIG"
+	output_has "restart  stop-first, sockets held by redeployd: 127.0.0.1:$LIVE_WEB" "$T/cmd.out"
 }
 
 broken_overlap() {
