@@ -43,6 +43,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "redeployd.h"
 
 static int
@@ -220,6 +221,16 @@ sockets_open(struct sockets *ss, const struct config *cfg, uid_t uid,
 		off += (size_t)snprintf(ss->names + off, off <
 		    sizeof(ss->names) ? sizeof(ss->names) - off : 0, "%s%s",
 		    i ? ":" : "", name);
+	}
+	/* A kernel that refuses the program: one shared socket each. */
+	if (sockets_paired(ss) && sockets_steer(ss, 0, 0) == -1) {
+		log_warn("SO_ATTACH_REUSEPORT_CBPF (restart = overlap shares "
+		    "one socket per address instead)");
+		for (i = 0; i < ss->n; i++)
+			if (ss->alt[i] != -1) {
+				close(ss->alt[i]);
+				ss->alt[i] = -1;
+			}
 	}
 	snprintf(ss->count, sizeof(ss->count), "LISTEN_FDS=%zu", ss->n);
 	ss->listen[0] = '\0';
