@@ -108,12 +108,10 @@ probe_io(void *arg, uint32_t events)
 			return;
 		}
 		if (p->kind == READY_TCP) {
-			unsigned long ino = tree_tcp_inode(p->port, 0);
-
-			if (p->tree != NULL && ino != 0)
+			if (p->tree != NULL)
 				(void)tree_scan(p->tree);
-			if (p->tree == NULL || (ino != 0 &&
-			    tree_holds_inode(p->tree, ino)))
+			if (p->tree == NULL ||
+			    tree_holds_listener(p->tree, p->port))
 				probe_ok(p);
 			else
 				probe_again(p);

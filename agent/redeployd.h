@@ -106,6 +106,7 @@ int	tree_adopt_orphans(struct tree *t, const pid_t *leaders,
 void	tree_kill(const struct tree *t, int sig);
 int	tree_holds_inode(const struct tree *t, unsigned long inode);
 unsigned long tree_tcp_inode(int lport, int rport);
+int	tree_holds_listener(const struct tree *t, int port);
 long	tree_listen_queue(int port, unsigned long inode);
 int	tree_serving(const struct tree *t, int port);
 

@@ -415,3 +415,32 @@ tree_serving(const struct tree *t, int port)
 	fclose(fp);
 	return busy;
 }
+
+/* Does a member hold a socket listening on port (any of them: servers
+ * that bind with SO_REUSEPORT have several)? */
+int
+tree_holds_listener(const struct tree *t, int port)
+{
+	static const char *files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	char line[512];
+	unsigned long inode;
+	unsigned int lp, st;
+	size_t f;
+	FILE *fp;
+	int held = 0;
+
+	for (f = 0; f < 2 && !held; f++) {
+		if ((fp = fopen(files[f], "re")) == NULL)
+			continue;
+		while (!held && fgets(line, sizeof(line), fp) != NULL) {
+			if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s "
+			    "%*s %*s %*s %lu", &lp, &st, &inode) != 3)
+				continue;
+			if ((int)lp == port && st == 0x0A && inode != 0 &&
+			    tree_holds_inode(t, inode))
+				held = 1;
+		}
+		fclose(fp);
+	}
+	return held;
+}
