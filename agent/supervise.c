@@ -466,18 +466,23 @@ static void
 svc_exit_error(struct svc *s, const struct svc_proc *p)
 {
 	size_t mark = p != NULL ? p->mark : s->mark;
-	int held = s->cfg->svc_listen.n > 0;
+	int held = s->cfg->svc_listen.n > 0, inuse = svc_said_inuse(s, mark);
+	int code = p ? (WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1) :
+	    s->exit_code;
+	int sig = p ? (WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0) :
+	    s->exit_signal;
+	const char *why = held && inuse ? ": the address is in use because "
+	    "redeployd holds it; the service must take the socket from "
+	    "LISTEN_FDS instead of binding it (gunicorn, uWSGI and Twisted "
+	    "do)" : !held && inuse ? ": the address is in use (is an old "
+	    "copy still running outside redeployd?)" : "";
 
-	snprintf(s->error, sizeof(s->error), "exited (code %d, signal %d) "
-	    "before it was ready%s", p ? (WIFEXITED(p->status) ?
-	    WEXITSTATUS(p->status) : -1) : s->exit_code, p ?
-	    (WIFSIGNALED(p->status) ? WTERMSIG(p->status) : 0) :
-	    s->exit_signal, held && svc_said_inuse(s, mark) ? ": the address "
-	    "is in use because redeployd holds it; the service must take the "
-	    "socket from LISTEN_FDS instead of binding it (gunicorn, uWSGI "
-	    "and Twisted do)" : !held && svc_said_inuse(s, mark) ? ": the "
-	    "address is in use (is an old copy still running outside "
-	    "redeployd?)" : "");
+	if (sig != 0)
+		snprintf(s->error, sizeof(s->error), "killed by signal %d (%s) "
+		    "before it was ready%s", sig, strsignal(sig), why);
+	else
+		snprintf(s->error, sizeof(s->error), "exited with code %d "
+		    "before it was ready%s", code, why);
 }
 
 static void
