@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,6 +55,7 @@ struct agent {
 	struct svc	*svc;
 	struct http	*http;
 	struct config	 cfg[2];	/* the live one and a reload */
+	struct sockets	 socks;		/* [service] listen, held for life */
 	int		 live;
 	const char	*cfgpath;
 	int		 sigfd;
@@ -87,6 +89,20 @@ agent_reload(struct agent *a)
 		    "reason=\"listen, token_file and user need a restart of "
 		    "redeployd; the rest applies at the next restart\"",
 		    a->cfgpath);
+	if (next->has_service && !sockets_same(&a->socks, next))
+		log_event(LOG_WARNING, "reload config=%s result=partial "
+		    "reason=\"[service] listen changed; redeployd keeps the "
+		    "sockets it holds (%s) until it is restarted\"", a->cfgpath,
+		    a->socks.n ? a->socks.listen : "none");
+	if (next->has_service && (next->svc_listen.n > 0) !=
+	    (a->socks.n > 0)) {
+		log_event(LOG_ERR, "reload config=%s result=refused "
+		    "reason=\"[service] listen cannot be added or removed "
+		    "without a restart of redeployd; keeping the running "
+		    "config\"", a->cfgpath);
+		config_free(next);
+		return;
+	}
 	if (!next->has_service) {
 		config_free(next);
 		return;
@@ -330,6 +346,13 @@ main(int argc, char **argv)
 		log_warnx("%s", err[0] ? err : "cannot stop the old service");
 		break;
 	}
+	/* The service's public sockets, bound while we are root. */
+	if (cfg->svc_listen.n > 0 && sockets_open(&a.socks, cfg, root ?
+	    pd.uid : (uid_t)-1, root ? pd.gid : (gid_t)-1, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto out;
+	}
 	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		goto out;
@@ -346,6 +369,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Orphans of the service come to us, not to init, so that a stop
+	 * can find and end every process the service started. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+		log_warn("PR_SET_CHILD_SUBREAPER");
+		goto out;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -366,6 +395,7 @@ main(int argc, char **argv)
 		log_warn("starting the event loop");
 		goto out;
 	}
+	svc_set_sockets(a.svc, &a.socks);
 	if ((a.http = http_new(a.loop, lfd, token, a.svc, cfg, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
@@ -373,9 +403,10 @@ main(int argc, char **argv)
 	}
 	lfd = -1;	/* libmicrohttpd owns it now */
 	explicit_bzero(token, sizeof(token));
-	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s config=%s",
-	    (long)getpid(), cfg->listen_host, port, root ? pd.name :
-	    "(caller)", cfg->file);
+	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s mode=%s "
+	    "sockets=%zu config=%s", (long)getpid(), cfg->listen_host, port,
+	    root ? pd.name : "(caller)", svc_mode_name(cfg), a.socks.n,
+	    cfg->file);
 	svc_boot(a.svc);
 	if (loop_run(a.loop) == -1) {
 		log_warn("event loop");
@@ -403,6 +434,7 @@ out:
 		close(lfd);
 	if (pidfd != -1)
 		close(pidfd);
+	sockets_close(&a.socks);
 	config_free(&a.cfg[0]);
 	config_free(&a.cfg[1]);
 	return rc;

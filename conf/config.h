@@ -26,7 +26,13 @@ enum config_symlinks {
 enum config_ready {
 	READY_NONE = 0,
 	READY_TCP,		/* connect to host:port succeeds */
-	READY_HTTP		/* GET http://host:port/path answers 2xx */
+	READY_HTTP,		/* GET http://host:port/path answers 2xx */
+	READY_NOTIFY		/* READY=1 over NOTIFY_SOCKET (sd_notify) */
+};
+
+enum config_restart {
+	RESTART_STOP_FIRST = 0,	/* stop the old process, then start */
+	RESTART_OVERLAP		/* start beside the old; stop it when ready */
 };
 
 struct config_list {
@@ -83,6 +89,9 @@ struct config {
 	double	 ready_timeout;	/* default 30 */
 	char	*log_tag;	/* default "www" */
 	struct config_list environment;	/* "KEY=VALUE" entries */
+	struct config_list svc_listen;	/* [service] listen, as written */
+	mode_t	 listen_mode;	/* unix sockets, default 0660 */
+	enum config_restart restart;	/* default overlap with listen */
 };
 
 /*

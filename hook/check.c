@@ -167,6 +167,15 @@ check_agent(struct check *ck)
 				    cfg->user, port, cfg->user, byport, byport);
 		}
 	}
+	if (cfg->svc_listen.n > 0)
+		log_info("note: restart = %s on sockets redeployd holds "
+		    "(%zu, first '%s'); the service must take them from "
+		    "LISTEN_FDS", cfg->restart == RESTART_OVERLAP ? "overlap" :
+		    "stop-first", cfg->svc_listen.n, cfg->svc_listen.v[0]);
+	else
+		log_info("note: restart = classic: the service binds its port "
+		    "itself, so every restart refuses connections for a "
+		    "moment (set [service] listen to avoid that)");
 	if (token_read(cfg->token_file, token, err, sizeof(err)) == -1) {
 		check_problem(ck, "%s", err);
 		return;
