@@ -11,6 +11,18 @@
  * suspends the connection until the new process is ready or failed; the
  * loop never blocks.  Every refusal is logged (peer, method, path, reason,
  * never a token), at most a few lines a second.
+ *
+ * Before any of that, a request whose framing or bytes are ambiguous gets
+ * 400 and the connection is closed (httpcheck.c): nothing after it on the
+ * same connection is ever read as a request.
+ *
+ * Nobody can wedge it: connections that are not being answered (a
+ * slowloris, an idle keep-alive, a stopped client) are counted per peer
+ * address and in all; a new connection over either limit pushes the oldest
+ * such connection out, so libmicrohttpd never reaches its own limit and
+ * its listen socket stays in its epoll set.  Should it leave the set all
+ * the same (the fd limit), MHD_run runs again after every close and at
+ * least once a second, which puts it back.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,11 +49,25 @@
 #define HTTP_DRAIN_MAX		(64 * 1024)	/* read before a refusal;
 						 * more: the connection drops */
 #define HTTP_HEADER_MEM		(16 * 1024)
+#define HTTP_URI_MAX		2048	/* longer: 414 */
 #define HTTP_TIMEOUT		10	/* seconds of inactivity */
-#define HTTP_CONN_MAX		256
-#define HTTP_PER_IP_MAX		200	/* every client is 127.0.0.1 */
+#define HTTP_CONN_MAX		256	/* libmicrohttpd's hard limit */
+#define HTTP_CONN_SOFT		224	/* ours: past it, the oldest idle
+					 * connection makes room */
+#define HTTP_PER_IP_MAX		64	/* idle connections of one peer */
+#define HTTP_RUN_EVERY		1.0	/* seconds: MHD runs at least this
+					 * often (it re-arms its listen fd) */
 #define HTTP_LOG_LINES		20	/* of output in a /restart answer */
 #define HTTP_REFUSALS_LOGGED	10	/* per second; the rest are counted */
+
+/* One accepted connection, from libmicrohttpd's notify callback. */
+struct hconn {
+	struct hconn	*prev, *next;	/* oldest first */
+	int		 fd;
+	int		 busy;		/* a response queued, or suspended */
+	int		 evicted;	/* shut down; MHD closes it soon */
+	struct sockaddr_storage peer;
+};
 
 struct http {
 	struct loop	*loop;
@@ -50,6 +76,10 @@ struct http {
 	char		 token[TOKEN_HEXLEN + 1];
 	int		 epfd;
 	int		 resumed;	/* MHD must run to pick them up */
+	int		 closed;	/* a connection closed: run MHD again */
+	double		 last_run;
+	struct hconn	*head, *tail;
+	long		 nconns, evictions;
 	long		 refused_second, refused_logged, refused_quiet;
 };
 
@@ -59,7 +89,11 @@ enum req_route { ROUTE_NONE, ROUTE_HEALTH, ROUTE_STATUS, ROUTE_LOG,
 struct req {
 	struct http	*h;
 	struct MHD_Connection *conn;
+	const char	*uri, *uri_end;	/* raw target, in MHD's buffer */
 	enum req_route	 route;
+	int		 started;	/* the handler saw the headers */
+	int		 uri_status;	/* 400 or 414 from the raw URI, or 0 */
+	int		 close;		/* answer, then close the connection */
 	int		 status;	/* refusal decided, or 0 */
 	int		 answered;	/* a response is queued */
 	size_t		 body;
@@ -124,9 +158,22 @@ http_refusal(struct http *h, struct MHD_Connection *c, const char *method,
 	    peer, m, path, reason);
 }
 
+/* Every answer marks its connection busy: it is not idle any more. */
+static void
+http_busy(struct MHD_Connection *c, int busy)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct hconn *hc;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (hc = ci->socket_context) != NULL)
+		hc->busy = busy;
+}
+
 static enum MHD_Result
-http_send(struct MHD_Connection *c, unsigned int code, const char *type,
-    const char *body, size_t len, const char *allow)
+http_send_close(struct MHD_Connection *c, unsigned int code,
+    const char *type, const char *body, size_t len, const char *allow,
+    int close_after)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -140,9 +187,20 @@ http_send(struct MHD_Connection *c, unsigned int code, const char *type,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (close_after)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
+	if (ret == MHD_YES)
+		http_busy(c, 1);
 	return ret;
+}
+
+static enum MHD_Result
+http_send(struct MHD_Connection *c, unsigned int code, const char *type,
+    const char *body, size_t len, const char *allow)
+{
+	return http_send_close(c, code, type, body, len, allow, 0);
 }
 
 static enum MHD_Result
@@ -162,13 +220,20 @@ http_send_json(struct MHD_Connection *c, unsigned int code, json_t *j)
 
 static enum MHD_Result
 http_error(struct MHD_Connection *c, unsigned int code,
-    enum req_route route)
+    enum req_route route, int close_after)
 {
 	static const char msg_403[] = "forbidden\n", msg_404[] = "not found\n",
-	    msg_405[] = "method not allowed\n", msg_413[] = "body too large\n";
+	    msg_405[] = "method not allowed\n", msg_413[] = "body too large\n",
+	    msg_400[] = "bad request\n", msg_414[] = "uri too long\n";
 	const char *m = "";
 
 	switch (code) {
+	case MHD_HTTP_BAD_REQUEST:
+		m = msg_400;
+		break;
+	case MHD_HTTP_URI_TOO_LONG:
+		m = msg_414;
+		break;
 	case MHD_HTTP_FORBIDDEN:
 		m = msg_403;
 		break;
@@ -183,9 +248,9 @@ http_error(struct MHD_Connection *c, unsigned int code,
 		break;
 	}
 	/* 401 stays bare: nothing to learn from it. */
-	return http_send(c, code, *m ? "text/plain" : NULL, m, strlen(m),
+	return http_send_close(c, code, *m ? "text/plain" : NULL, m, strlen(m),
 	    code != MHD_HTTP_METHOD_NOT_ALLOWED ? NULL :
-	    route == ROUTE_RESTART ? "POST" : "GET, HEAD");
+	    route == ROUTE_RESTART ? "POST" : "GET, HEAD", close_after);
 }
 
 /* 127.0.0.1, localhost or [::1], with an optional :port. */
@@ -268,6 +333,15 @@ http_check(struct req *r, const char *url, const char *method,
 	if (cl != NULL && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
 		return *why = "body too large", MHD_HTTP_CONTENT_TOO_LARGE;
 	return 0;
+}
+
+static int
+http_expects_continue(struct MHD_Connection *c)
+{
+	const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_EXPECT);
+
+	return e != NULL && strcasecmp(e, "100-continue") == 0;
 }
 
 static int
@@ -402,20 +476,41 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	const char *why = NULL;
 	char peer[64];
 
-	if (r == NULL) {
+	if (r == NULL) {	/* the URI log callback makes it; in case */
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		r->h = h;
 		r->conn = c;
 		*con_cls = r;
+	}
+	if (!r->started) {
+		r->started = 1;
+		if ((r->status = r->uri_status) != 0)
+			why = r->status == MHD_HTTP_URI_TOO_LONG ?
+			    "uri too long" : "control byte in the path";
+		else
+			r->status = httpcheck_head(c, method, r->uri,
+			    r->uri_end, version, &why);
+		if (r->status != 0) {
+			/* Framing is in doubt: answer and close, so that
+			 * nothing after this request is read as one. */
+			http_refusal(h, c, method, url, why);
+			r->close = 1;
+			r->answered = 1;
+			return http_error(c, (unsigned int)r->status,
+			    ROUTE_NONE, 1);
+		}
 		if ((r->status = http_check(r, url, method, &why)) != 0) {
 			http_refusal(h, c, method, url, why);
 			/* Answer before an unread body only when there is
-			 * none: closing on unread data resets the client. */
-			if (!http_has_body(c)) {
+			 * none, or when the client waits for 100 Continue
+			 * before it sends it (and then close): closing on
+			 * unread data resets the client. */
+			r->close = http_expects_continue(c);
+			if (!http_has_body(c) || r->close) {
 				r->answered = 1;
 				return http_error(c, (unsigned int)r->status,
-				    r->route);
+				    r->route, r->close);
 			}
 		}
 		return MHD_YES;
@@ -437,7 +532,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	if (r->status != 0) {
 		r->answered = 1;
-		return http_error(c, (unsigned int)r->status, r->route);
+		return http_error(c, (unsigned int)r->status, r->route,
+		    r->close);
 	}
 	switch (r->route) {
 	case ROUTE_HEALTH:
@@ -461,10 +557,11 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (r->done)	/* answered at once (nothing to run) */
 			return http_restart_answer(h, r);
 		r->suspended = 1;
+		http_busy(c, 1);
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	default:
-		return http_error(c, MHD_HTTP_NOT_FOUND, ROUTE_NONE);
+		return http_error(c, MHD_HTTP_NOT_FOUND, ROUTE_NONE, 0);
 	}
 }
 
@@ -472,8 +569,143 @@ static void
 http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	http_busy(c, 0);
 	free(*con_cls);
 	*con_cls = NULL;
+}
+
+/* The raw request target, before MHD cuts it up: the request starts here. */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http *h = cls;
+	struct req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->h = h;
+	r->conn = c;
+	r->uri = uri;
+	r->uri_end = uri + strlen(uri);
+	r->uri_status = httpcheck_uri(uri, HTTP_URI_MAX);
+	return r;
+}
+
+static int
+http_same_peer(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return 0;
+	if (b->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr.s_addr == ((const struct sockaddr_in *)
+		    (const void *)b)->sin_addr.s_addr;
+	if (b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
+		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
+		    sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+static void
+http_evict(struct http *h, struct hconn *hc)
+{
+	hc->evicted = 1;
+	/* MHD sees the end of the stream and closes it in its next run. */
+	(void)shutdown(hc->fd, SHUT_RDWR);
+	h->evictions++;
+}
+
+/*
+ * A new connection from `sa`: make room by pushing out the oldest idle
+ * connection of the same peer (at HTTP_PER_IP_MAX) or of anyone (at
+ * HTTP_CONN_SOFT).  Refused only when everything it could push out is
+ * busy being answered.
+ */
+static enum MHD_Result
+http_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http *h = cls;
+	struct hconn *hc, *oldest_peer = NULL, *oldest = NULL;
+	long peer = 0, all = 0;
+
+	for (hc = h->head; hc != NULL; hc = hc->next) {
+		if (hc->evicted)
+			continue;
+		all++;
+		if (http_same_peer(&hc->peer, sa)) {
+			peer++;
+			if (!hc->busy && oldest_peer == NULL)
+				oldest_peer = hc;
+		}
+		if (!hc->busy && oldest == NULL)
+			oldest = hc;
+	}
+	if (peer >= HTTP_PER_IP_MAX) {
+		if (oldest_peer == NULL)
+			return MHD_NO;
+		if (oldest == oldest_peer)
+			oldest = NULL;
+		http_evict(h, oldest_peer);
+		all--;
+	}
+	if (all >= HTTP_CONN_SOFT) {
+		if (oldest == NULL || oldest->evicted) {
+			for (oldest = h->head; oldest != NULL;
+			    oldest = oldest->next)
+				if (!oldest->evicted && !oldest->busy)
+					break;
+		}
+		if (oldest == NULL)
+			return MHD_NO;
+		http_evict(h, oldest);
+	}
+	return MHD_YES;
+}
+
+static void
+http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct hconn *hc = *socket_context;
+	socklen_t len;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc))) == NULL)
+			return;	/* untracked: never pushed out */
+		ci = MHD_get_connection_info(c,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc->fd = ci != NULL ? ci->connect_fd : -1;
+		len = sizeof(hc->peer);
+		if (hc->fd == -1 || getpeername(hc->fd,
+		    (struct sockaddr *)&hc->peer, &len) == -1)
+			hc->peer.ss_family = AF_UNSPEC;
+		hc->prev = h->tail;
+		if (h->tail != NULL)
+			h->tail->next = hc;
+		else
+			h->head = hc;
+		h->tail = hc;
+		h->nconns++;
+		*socket_context = hc;
+		return;
+	}
+	h->closed = 1;
+	if (hc == NULL)
+		return;
+	if (hc->prev != NULL)
+		hc->prev->next = hc->next;
+	else
+		h->head = hc->next;
+	if (hc->next != NULL)
+		hc->next->prev = hc->prev;
+	else
+		h->tail = hc->prev;
+	h->nconns--;
+	free(hc);
+	*socket_context = NULL;
 }
 
 static void
@@ -494,36 +726,53 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 static void
+http_run(struct http *h)
+{
+	h->closed = 0;
+	h->last_run = loop_now();
+	MHD_run(h->d);
+}
+
+static void
 http_io(void *arg, uint32_t events)
 {
 	struct http *h = arg;
 
-	MHD_run(h->d);
+	http_run(h);
 }
 
 /*
  * Before each wait: MHD runs when it has work that no fd will announce
- * (resumed connections, timeouts due, data it already read); its timeout
- * bounds the wait.  Without this the loop would spin on a zero timeout.
+ * (resumed connections, timeouts due, data it already read, connections
+ * closed in its last run: only its next run puts a listen socket it took
+ * out at a limit back); its timeout bounds the wait, and so does
+ * HTTP_RUN_EVERY, whatever MHD says.  Without this the loop would spin on
+ * a zero timeout, or never accept again.
  */
 static long
 http_idle(void *arg)
 {
 	struct http *h = arg;
 	MHD_UNSIGNED_LONG_LONG ms;
+	double since;
+	long cap;
 	int i;
 
 	for (i = 0; i < 4; i++) {
 		if (MHD_get_timeout(h->d, &ms) != MHD_YES)
 			ms = ULLONG_MAX;
-		if (!h->resumed && ms > 0)
+		since = loop_now() - h->last_run;
+		if (!h->resumed && !h->closed && ms > 0 &&
+		    since < HTTP_RUN_EVERY)
 			break;
 		h->resumed = 0;
-		MHD_run(h->d);
+		http_run(h);
 	}
-	if (ms == ULLONG_MAX)
-		return -1;
-	return ms > 60000 ? 60000 : (long)ms;
+	cap = (long)((HTTP_RUN_EVERY - (loop_now() - h->last_run)) *
+	    1000.0) + 1;
+	if (cap < 0)
+		cap = 0;
+	return ms < (MHD_UNSIGNED_LONG_LONG)cap ? (long)ms : cap;
 }
 
 /* Bind the loopback address from [agent] listen; before dropping root. */
@@ -584,14 +833,15 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
 	snprintf(h->token, sizeof(h->token), "%s", token);
 	if (strcmp(cfg->listen_host, "::1") == 0)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h,
+	h->d = MHD_start_daemon(flags, 0, http_accept, h, http_handler, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_MAX,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_MAX,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEM,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, h,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, h,
 	    MHD_OPTION_END);
 	if (h->d == NULL) {
 		snprintf(err, n, "cannot start the HTTP endpoint on '%s'",

@@ -139,6 +139,13 @@ void	svc_status(const struct svc *s, struct svc_status *st);
 const struct ring *svc_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
+/* httpcheck.c - requests whose framing or bytes are ambiguous: 400 */
+struct MHD_Connection;
+int	httpcheck_uri(const char *uri, size_t max);
+int	httpcheck_head(struct MHD_Connection *c, const char *method,
+	    const char *uri, const char *uri_end, const char *version,
+	    const char **why);
+
 /* http.c - the loopback endpoint */
 struct http;
 struct http *http_new(struct loop *l, int listen_fd, const char *token,
