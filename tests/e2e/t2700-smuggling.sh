@@ -57,6 +57,7 @@ restarts() {
 # restart ran.
 expect_400() {	# NAME FORMAT
 	local before got
+	# shellcheck disable=SC2059 # the case is a printf format
 	printf "$2" >"$T/req"
 	before=$(restarts)
 	got=$(raw "$T/req")
@@ -120,6 +121,7 @@ control_bytes() {
 expect_continue_413() {
 	ensure_agent
 	local got
+	# shellcheck disable=SC2059
 	printf "${R}Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n" >"$T/req"
 	got=$(raw "$T/req")
 	[ "$got" = "413 closed" ] || fail "Expect: 100-continue over the limit: '$got' (a 100 first?)"
@@ -142,6 +144,7 @@ plain_still_works() {
 	ensure_agent
 	local before
 	before=$(restarts)
+	# shellcheck disable=SC2059
 	printf "${R}Content-Length: 0\r\nConnection: close\r\n\r\n" >"$T/req"
 	[ "$(raw "$T/req")" = "200 closed" ] || fail "a plain restart: $(raw "$T/req")"
 	[ "$(restarts)" = $((before + 1)) ] || fail "a plain restart ran $(( $(restarts) - before )) times"
