@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -57,14 +58,20 @@
 #define HTTP_PER_IP_MAX		64	/* idle connections of one peer */
 #define HTTP_RUN_EVERY		1.0	/* seconds: MHD runs at least this
 					 * often (it re-arms its listen fd) */
+#define HTTP_STUCK		1.0	/* seconds an answer may take before
+					 * it can be pushed out at a limit */
+#define HTTP_FD_SPARE		40	/* fds kept for the loop, the service's
+					 * pipes, probes, logging */
 #define HTTP_LOG_LINES		20	/* of output in a /restart answer */
 #define HTTP_REFUSALS_LOGGED	10	/* per second; the rest are counted */
 
 /* One accepted connection, from libmicrohttpd's notify callback. */
+enum hconn_state { HC_IDLE, HC_ANSWERING, HC_SUSPENDED };
 struct hconn {
 	struct hconn	*prev, *next;	/* oldest first */
 	int		 fd;
-	int		 busy;		/* a response queued, or suspended */
+	enum hconn_state state;
+	double		 since;		/* in this state */
 	int		 evicted;	/* shut down; MHD closes it soon */
 	struct sockaddr_storage peer;
 };
@@ -80,6 +87,7 @@ struct http {
 	double		 last_run;
 	struct hconn	*head, *tail;
 	long		 nconns, evictions;
+	long		 conn_max, conn_soft, per_ip;	/* from the fd limit */
 	long		 refused_second, refused_logged, refused_quiet;
 };
 
@@ -158,16 +166,18 @@ http_refusal(struct http *h, struct MHD_Connection *c, const char *method,
 	    peer, m, path, reason);
 }
 
-/* Every answer marks its connection busy: it is not idle any more. */
+/* What a connection is doing, for the limits (see http_accept). */
 static void
-http_busy(struct MHD_Connection *c, int busy)
+http_busy(struct MHD_Connection *c, enum hconn_state st)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct hconn *hc;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && (hc = ci->socket_context) != NULL)
-		hc->busy = busy;
+	if (ci != NULL && (hc = ci->socket_context) != NULL) {
+		hc->state = st;
+		hc->since = loop_now();
+	}
 }
 
 static enum MHD_Result
@@ -192,7 +202,7 @@ http_send_close(struct MHD_Connection *c, unsigned int code,
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	if (ret == MHD_YES)
-		http_busy(c, 1);
+		http_busy(c, HC_ANSWERING);
 	return ret;
 }
 
@@ -557,7 +567,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if (r->done)	/* answered at once (nothing to run) */
 			return http_restart_answer(h, r);
 		r->suspended = 1;
-		http_busy(c, 1);
+		http_busy(c, HC_SUSPENDED);
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	default:
@@ -569,7 +579,7 @@ static void
 http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	http_busy(c, 0);
+	http_busy(c, HC_IDLE);
 	free(*con_cls);
 	*con_cls = NULL;
 }
@@ -616,17 +626,26 @@ http_evict(struct http *h, struct hconn *hc)
 	h->evictions++;
 }
 
+/* Can it be pushed out: idle, or an answer its client does not read. */
+static int
+http_evictable(const struct hconn *hc, double now)
+{
+	return !hc->evicted && (hc->state == HC_IDLE ||
+	    (hc->state == HC_ANSWERING && now - hc->since > HTTP_STUCK));
+}
+
 /*
  * A new connection from `sa`: make room by pushing out the oldest idle
- * connection of the same peer (at HTTP_PER_IP_MAX) or of anyone (at
- * HTTP_CONN_SOFT).  Refused only when everything it could push out is
- * busy being answered.
+ * connection (or the oldest stuck answer) of the same peer, when it has
+ * per_ip, or of anyone, at conn_soft.  A restart waiter is never pushed
+ * out.  Refused only when nothing can be.
  */
 static enum MHD_Result
 http_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
 	struct http *h = cls;
-	struct hconn *hc, *oldest_peer = NULL, *oldest = NULL;
+	struct hconn *hc, *mine = NULL, *any = NULL;
+	double now = loop_now();
 	long peer = 0, all = 0;
 
 	for (hc = h->head; hc != NULL; hc = hc->next) {
@@ -635,30 +654,26 @@ http_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 		all++;
 		if (http_same_peer(&hc->peer, sa)) {
 			peer++;
-			if (!hc->busy && oldest_peer == NULL)
-				oldest_peer = hc;
+			if (mine == NULL && http_evictable(hc, now))
+				mine = hc;
 		}
-		if (!hc->busy && oldest == NULL)
-			oldest = hc;
+		if (any == NULL && http_evictable(hc, now))
+			any = hc;
 	}
-	if (peer >= HTTP_PER_IP_MAX) {
-		if (oldest_peer == NULL)
+	if (peer >= h->per_ip) {
+		if (mine == NULL)
 			return MHD_NO;
-		if (oldest == oldest_peer)
-			oldest = NULL;
-		http_evict(h, oldest_peer);
+		http_evict(h, mine);
 		all--;
+		if (any == mine)
+			for (any = mine->next; any != NULL &&
+			    !http_evictable(any, now); any = any->next)
+				;
 	}
-	if (all >= HTTP_CONN_SOFT) {
-		if (oldest == NULL || oldest->evicted) {
-			for (oldest = h->head; oldest != NULL;
-			    oldest = oldest->next)
-				if (!oldest->evicted && !oldest->busy)
-					break;
-		}
-		if (oldest == NULL)
+	if (all >= h->conn_soft) {
+		if (any == NULL)
 			return MHD_NO;
-		http_evict(h, oldest);
+		http_evict(h, any);
 	}
 	return MHD_YES;
 }
@@ -678,6 +693,7 @@ http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		ci = MHD_get_connection_info(c,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);
 		hc->fd = ci != NULL ? ci->connect_fd : -1;
+		hc->since = loop_now();
 		len = sizeof(hc->peer);
 		if (hc->fd == -1 || getpeername(hc->fd,
 		    (struct sockaddr *)&hc->peer, &len) == -1)
@@ -820,6 +836,7 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
     const struct config *cfg, char *err, size_t n)
 {
 	const union MHD_DaemonInfo *di;
+	struct rlimit rl;
 	struct http *h;
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG;
@@ -831,13 +848,22 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
 	h->loop = l;
 	h->svc = svc;
 	snprintf(h->token, sizeof(h->token), "%s", token);
+	/* Below the fd limit, or accept fails and MHD stops listening. */
+	h->conn_max = HTTP_CONN_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)HTTP_CONN_MAX + HTTP_FD_SPARE)
+		h->conn_max = rl.rlim_cur > HTTP_FD_SPARE + 16 ?
+		    (long)rl.rlim_cur - HTTP_FD_SPARE : 16;
+	h->conn_soft = h->conn_max * HTTP_CONN_SOFT / HTTP_CONN_MAX;
+	h->per_ip = h->conn_soft < HTTP_PER_IP_MAX * 2 ? h->conn_soft / 2 :
+	    HTTP_PER_IP_MAX;
 	if (strcmp(cfg->listen_host, "::1") == 0)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(flags, 0, http_accept, h, http_handler, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_MAX,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->conn_max,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MEM,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, h,
