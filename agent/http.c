@@ -393,7 +393,7 @@ http_status(struct http *h, struct MHD_Connection *c)
 	if (st.has_exit)
 		ex = json_pack("{s:i,s:i}", "code", st.exit_code, "signal",
 		    st.exit_signal);
-	j = json_pack("{s:I,s:s,s:s,s:I,s:f,s:I,s:o,s:s,s:s,s:s}",
+	j = json_pack("{s:I,s:s,s:s,s:I,s:f,s:I,s:o,s:s,s:s,s:s,s:I}",
 	    "agent_pid", (json_int_t)getpid(),
 	    "version", REDEPLOY_VERSION,
 	    "state", svc_state_name(st.state),
@@ -403,7 +403,8 @@ http_status(struct http *h, struct MHD_Connection *c)
 	    "last_exit", ex,
 	    "release", st.release,
 	    "commit", st.commit,
-	    "error", st.error);
+	    "error", st.error,
+	    "syslog_lost", (json_int_t)log_syslog_lost());
 	return j ? http_send_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 

@@ -35,6 +35,8 @@
 #define SVC_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SVC_AUTHBIND	"/usr/bin/authbind"
 #define SVC_MAXENV	64
+#define SVC_READ_TURN	(64 * 1024)	/* of output per loop turn and pipe */
+#define SVC_READ_LAST	(1024 * 1024)	/* read after the leader exited */
 
 struct svc_waiter {
 	struct svc_waiter *next;
@@ -225,15 +227,22 @@ svc_pipe_close(struct svc *s, int i)
 	s->out[i] = -1;
 }
 
+/* At most `max` bytes (0: no limit), so that a service that floods its
+ * output cannot starve the endpoint: the pipe stays readable and the loop
+ * comes back to it after a turn of everything else. */
 static void
-svc_read(struct svc *s, int i)
+svc_read(struct svc *s, int i, size_t max)
 {
 	char buf[8192];
+	size_t got = 0;
 	ssize_t n;
 
 	for (;;) {
+		if (max > 0 && got >= max)
+			return;
 		n = read(s->out[i], buf, sizeof(buf));
 		if (n > 0) {
+			got += (size_t)n;
 			ring_feed(s->ring, (enum ring_stream)i, buf, (size_t)n,
 			    svc_line, s);
 			continue;
@@ -251,13 +260,13 @@ svc_read(struct svc *s, int i)
 static void
 svc_stdout(void *arg, uint32_t events)
 {
-	svc_read(arg, 0);
+	svc_read(arg, 0, SVC_READ_TURN);
 }
 
 static void
 svc_stderr(void *arg, uint32_t events)
 {
-	svc_read(arg, 1);
+	svc_read(arg, 1, SVC_READ_TURN);
 }
 
 /* --- start -------------------------------------------------------------- */
@@ -555,9 +564,9 @@ svc_exited(struct svc *s, int status)
 
 	/* Its last words are in the pipes already: read them first. */
 	if (s->out[0] != -1)
-		svc_read(s, 0);
+		svc_read(s, 0, SVC_READ_LAST);
 	if (s->out[1] != -1)
-		svc_read(s, 1);
+		svc_read(s, 1, SVC_READ_LAST);
 
 	/* Nothing of the group may outlive its leader. */
 	(void)kill(-s->pid, SIGKILL);

@@ -31,6 +31,8 @@ void	log_event(int prio, const char *fmt, ...)
 /* One line under another tag (a service's output: "www[4242]"). */
 void	log_tagged(const char *tag, int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Lines syslog did not take (it was not reading): dropped, not waited for. */
+unsigned long log_syslog_lost(void);
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
