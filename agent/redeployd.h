@@ -46,6 +46,7 @@ void	loop_timer_cancel(struct loop *l, struct loop_timer *t);
 /* Called before every wait; returns the most it may sleep (ms, -1: any). */
 void	loop_set_idle(struct loop *l, long (*idle)(void *), void *arg);
 int	loop_run(struct loop *l);
+int	loop_once(struct loop *l, long max_ms);
 void	loop_stop(struct loop *l);
 double	loop_now(void);
 
