@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -198,10 +200,14 @@ main(int argc, char **argv)
 	char tokpath[PATH_MAX];
 	const char *env = getenv("REDEPLOY_CONFIG");
 	int ch, fg = 0, check = 0, verbose = 0, root = geteuid() == 0;
-	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM;
+	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM, pid_fresh;
 	gid_t tgid = (gid_t)-1;
 	sigset_t set;
 
+	/* The token lives in this process: no core file, no ptrace or
+	 * /proc/PID/mem by the same user, in every mode (root or not). */
+	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* fds 0-2 must be taken, or a later open (the locked pid file)
 	 * lands there and daemonizing's dup2 of /dev/null drops it. */
 	while ((ch = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && ch < 3)
@@ -293,9 +299,18 @@ main(int argc, char **argv)
 	}
 	snprintf(tokpath, sizeof(tokpath), "%s", cfg->token_file);
 	snprintf(pidpath, sizeof(pidpath), "%s.service.pid", tokpath);
+	pid_fresh = access(pidpath, F_OK) == -1 && errno == ENOENT;
 	if ((pidfd = pidfile_open(pidpath, root ? pd.uid : (uid_t)-1,
 	    root ? pd.gid : (gid_t)-1, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
+		goto out;
+	}
+	/* Our port before our token: an agent that cannot listen leaves no
+	 * fresh token (nor a pid file it made) behind. */
+	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
+		if (pid_fresh)
+			(void)unlink(pidpath);
 		goto out;
 	}
 	if (token_generate(token) == -1 ||
@@ -313,10 +328,6 @@ main(int argc, char **argv)
 	case -1:	/* the port may still be taken: say so, go on */
 		log_warnx("%s", err[0] ? err : "cannot stop the old service");
 		break;
-	}
-	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
-		log_warnx("%s", err);
-		goto out;
 	}
 	if (!fg) {
 		if (agent_daemonize() == -1) {
