@@ -81,7 +81,7 @@ probe_io(void *arg, uint32_t events)
 {
 	struct probe *p = arg;
 	char req[512];
-	int err = 0, len;
+	int err = 0, len, v6;
 	socklen_t elen = sizeof(err);
 	ssize_t n;
 
@@ -95,9 +95,11 @@ probe_io(void *arg, uint32_t events)
 			probe_ok(p);
 			return;
 		}
+		/* An IPv6 address in Host goes in brackets (RFC 3986). */
+		v6 = strchr(p->host, ':') != NULL;
 		len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
-		    "%s:%d\r\nUser-Agent: redeployd\r\n\r\n", p->path,
-		    p->host, p->port);
+		    "%s%s%s:%d\r\nUser-Agent: redeployd\r\n\r\n", p->path,
+		    v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
 		if (len < 0 || (size_t)len >= sizeof(req) ||
 		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
 			probe_again(p);
