@@ -43,9 +43,24 @@ struct probe {
 	size_t		 drained;	/* bytes of the body read */
 	char		 buf[64];
 	size_t		 len;
+	char		 error[160];	/* why the last attempt failed */
 };
 
 static void probe_attempt(void *arg);
+
+static void
+probe_fail(struct probe *p, const char *what, int e)
+{
+	snprintf(p->error, sizeof(p->error), "%s to %s:%d: %s", what,
+	    p->host, p->port, strerror(e));
+}
+
+/* Why the last attempt failed ("" before any did). */
+const char *
+probe_error(const struct probe *p)
+{
+	return p != NULL ? p->error : "";
+}
 
 static void
 probe_close(struct probe *p)
@@ -88,6 +103,7 @@ probe_io(void *arg, uint32_t events)
 	if (!p->sent) {
 		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 ||
 		    err != 0) {
+			probe_fail(p, "connect", err ? err : errno);
 			probe_again(p);
 			return;
 		}
@@ -117,6 +133,11 @@ probe_io(void *arg, uint32_t events)
 		return;
 	}
 	if (n <= 0) {
+		if (n == 0)
+			snprintf(p->error, sizeof(p->error), "%s:%d closed the "
+			    "connection without an answer", p->host, p->port);
+		else
+			probe_fail(p, "read", errno);
 		probe_again(p);
 		return;
 	}
@@ -128,6 +149,11 @@ probe_io(void *arg, uint32_t events)
 		/* "HTTP/1.x 2NN ..." */
 		p->status = strncmp(p->buf, "HTTP/1.", 7) == 0 &&
 		    p->len >= 12 && p->buf[8] == ' ' && p->buf[9] == '2' ? 2 : 1;
+		if (p->status == 1)
+			snprintf(p->error, sizeof(p->error), "http://%s:%d%s "
+			    "answered '%.12s'", p->host, p->port, p->path,
+			    strncmp(p->buf, "HTTP/1.", 7) == 0 ? p->buf + 9 :
+			    "not HTTP");
 		p->len = 0;
 	}
 	/* Read the answer to its end: a server whose client hangs up early
@@ -151,6 +177,7 @@ probe_attempt(void *arg)
 	}
 	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
+		probe_fail(p, "connect", errno);
 		probe_again(p);
 		return;
 	}

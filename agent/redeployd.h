@@ -97,6 +97,7 @@ int	probe_start(struct probe **out, struct loop *l,
 	    const struct config *cfg, probe_cb done, void *arg, char *err,
 	    size_t n);
 void	probe_cancel(struct probe *p);
+const char *probe_error(const struct probe *p);
 
 /* supervise.c - the service: start, readiness, stop, backoff, restarts */
 enum svc_state {

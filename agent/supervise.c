@@ -346,10 +346,17 @@ svc_ready_timeout(void *arg)
 {
 	struct svc *s = arg;
 
+	/* The probe's own last error says what is wrong, not just when. */
+	if (probe_error(s->probe)[0] != '\0')
+		snprintf(s->error, sizeof(s->error), "not ready within %g s "
+		    "(last probe: %s)", s->cfg->ready_timeout,
+		    probe_error(s->probe));
+	else if (s->probe != NULL || s->error[0] == '\0')
+		snprintf(s->error, sizeof(s->error), "not ready within %g s "
+		    "(%s)", s->cfg->ready_timeout, "check 'ready' in the config "
+		    "and the log");
 	probe_cancel(s->probe);
 	s->probe = NULL;
-	snprintf(s->error, sizeof(s->error), "not ready within %g s (%s)",
-	    s->cfg->ready_timeout, "check 'ready' in the config and the log");
 	log_event(LOG_ERR, "failed pid=%ld release=%s reason=\"%s\"",
 	    (long)s->pid, s->release, s->error);
 	s->state = SVC_FAILED;

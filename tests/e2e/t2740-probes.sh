@@ -47,6 +47,18 @@ PY
 		fail "no bracketed Host: $(grep 'probe Host' "$AGENT_ERR" | head -n 3)"
 }
 
+probe_error_said() {
+	agent_fresh
+	agent_switch "$(agent_release 1)"
+	# the service listens elsewhere: the probe is refused every time
+	agent_config "ready = tcp:127.0.0.1:$(agent_free_ports 1)" "ready_timeout = 1"
+	agent_start
+	agent_expect 503 POST /restart
+	grep -q 'not ready within 1 s (last probe: connect to 127.0.0.1:[0-9]*: Connection refused)' "$T/resp.body" ||
+		fail "the answer does not say why: $(cat "$T/resp.body")"
+}
+
+test_expect "a probe that fails says why in the answer" probe_error_said
 test_expect "a ready host name is refused at -n (never resolved)" names_refused_at_check
 test_expect "http://[::1]:PORT/ probes send Host: [::1]:PORT" ipv6_host_bracketed
 agent_kill_all
