@@ -88,6 +88,10 @@ struct http {
 	struct hconn	*head, *tail;
 	long		 nconns, evictions;
 	long		 conn_max, conn_soft, per_ip;	/* from the fd limit */
+	double		 min_interval;	/* restart_min_interval */
+	double		 last_restart;	/* when svc_restart was last asked */
+	struct req	*cooling;	/* waiting for min_interval to pass */
+	struct loop_timer cool_timer;
 	long		 refused_second, refused_logged, refused_quiet;
 };
 
@@ -106,6 +110,9 @@ struct req {
 	int		 answered;	/* a response is queued */
 	size_t		 body;
 	int		 waiting, suspended, done;
+	double		 asked;		/* when the request came */
+	long		 cooldown_ms;	/* how long it waited for min_interval */
+	struct req	*next_cooling;
 	struct svc_result res;
 };
 
@@ -445,16 +452,20 @@ http_restart_answer(struct http *h, struct req *r)
 	json_t *j;
 
 	if (r->res.ok)
-		j = json_pack("{s:s,s:I,s:s,s:s,s:I,s:o}", "status", "ready",
-		    "pid", (json_int_t)r->res.pid, "release", r->res.release,
-		    "commit", r->res.commit, "ready_ms",
-		    (json_int_t)r->res.ready_ms, "log",
+		j = json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:f,s:o}", "status",
+		    "ready", "pid", (json_int_t)r->res.pid, "release",
+		    r->res.release, "commit", r->res.commit, "ready_ms",
+		    (json_int_t)r->res.ready_ms, "cooldown_ms",
+		    (json_int_t)r->cooldown_ms, "min_interval",
+		    h->min_interval, "log",
 		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	else
-		j = json_pack("{s:s,s:s,s:s,s:s,s:o}", "status", "failed",
-		    "error", r->res.error, "release", r->res.release,
-		    "commit", r->res.commit, "log",
+		j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:f,s:o}", "status",
+		    "failed", "error", r->res.error, "release",
+		    r->res.release, "commit", r->res.commit, "cooldown_ms",
+		    (json_int_t)r->cooldown_ms, "min_interval",
+		    h->min_interval, "log",
 		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	if (j == NULL)
@@ -475,6 +486,73 @@ http_restarted(void *arg, const struct svc_result *res)
 		MHD_resume_connection(r->conn);
 		r->h->resumed = 1;
 	}
+}
+
+/*
+ * Restarts at most every min_interval seconds: a request inside the
+ * interval waits for its end (suspended) and then joins one restart with
+ * every other request that came meanwhile; its answer says how long it
+ * waited (cooldown_ms).  20 valid requests a second are one restart a
+ * second, not twenty.
+ */
+/* Everyone who waited for the interval shares one restart. */
+static void
+http_batch_done(void *arg, const struct svc_result *res)
+{
+	struct req *r = arg, *next;
+
+	for (; r != NULL; r = next) {
+		next = r->next_cooling;
+		r->next_cooling = NULL;
+		http_restarted(r, res);
+	}
+}
+
+static void
+http_cool_fire(void *arg)
+{
+	struct http *h = arg;
+	struct req *r;
+	double now = loop_now();
+
+	h->last_restart = now;
+	r = h->cooling;
+	h->cooling = NULL;
+	for (struct req *p = r; p != NULL; p = p->next_cooling)
+		p->cooldown_ms = (long)((now - p->asked) * 1000.0 + 0.5);
+	if (r != NULL && svc_restart(h->svc, http_batch_done, r) == -1) {
+		struct svc_result res;
+
+		memset(&res, 0, sizeof(res));
+		snprintf(res.error, sizeof(res.error), "cannot restart");
+		http_batch_done(r, &res);
+	}
+}
+
+static int
+http_restart_or_wait(struct http *h, struct req *r)
+{
+	double now = loop_now(), wait;
+
+	r->asked = now;
+	wait = h->last_restart > 0 ? h->last_restart + h->min_interval - now :
+	    0;
+	if (wait <= 0 && h->cooling == NULL) {
+		h->last_restart = now;
+		return svc_restart(h->svc, http_restarted, r);
+	}
+	r->next_cooling = h->cooling;
+	h->cooling = r;
+	if (h->cool_timer.at == 0)
+		loop_timer_set(h->loop, &h->cool_timer, wait, http_cool_fire,
+		    h);
+	return 0;
+}
+
+void
+http_set_min_interval(struct http *h, double s)
+{
+	h->min_interval = s;
 }
 
 static enum MHD_Result
@@ -563,7 +641,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->waiting = 1;
 		http_peer(c, peer, sizeof(peer));
 		log_event(LOG_NOTICE, "restart requested peer=%s", peer);
-		if (svc_restart(h->svc, http_restarted, r) == -1)
+		if (http_restart_or_wait(h, r) == -1)
 			return MHD_NO;
 		if (r->done)	/* answered at once (nothing to run) */
 			return http_restart_answer(h, r);
@@ -858,6 +936,7 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
 	h->conn_soft = h->conn_max * HTTP_CONN_SOFT / HTTP_CONN_MAX;
 	h->per_ip = h->conn_soft < HTTP_PER_IP_MAX * 2 ? h->conn_soft / 2 :
 	    HTTP_PER_IP_MAX;
+	h->min_interval = cfg->restart_min_interval;
 	if (strcmp(cfg->listen_host, "::1") == 0)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(flags, 0, http_accept, h, http_handler, h,
@@ -897,6 +976,18 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	loop_del(h->loop, h->epfd);
+	/* Nothing may stay suspended: requests still waiting for the
+	 * interval are answered now. */
+	loop_timer_cancel(h->loop, &h->cool_timer);
+	while (h->cooling != NULL) {
+		struct req *r = h->cooling;
+		struct svc_result res;
+
+		h->cooling = r->next_cooling;
+		memset(&res, 0, sizeof(res));
+		snprintf(res.error, sizeof(res.error), "the agent is stopping");
+		http_restarted(r, &res);
+	}
 	MHD_run(h->d);	/* answers to resumed connections go out */
 	MHD_stop_daemon(h->d);
 	explicit_bzero(h->token, sizeof(h->token));

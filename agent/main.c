@@ -89,6 +89,7 @@ agent_reload(struct agent *a)
 		return;
 	}
 	svc_set_config(a->svc, next);
+	http_set_min_interval(a->http, next->restart_min_interval);
 	a->live = !a->live;
 	config_free(cur);
 	log_event(LOG_NOTICE, "reloaded config=%s", a->cfgpath);

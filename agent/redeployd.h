@@ -154,5 +154,6 @@ struct http *http_new(struct loop *l, int listen_fd, const char *token,
 	    struct svc *svc, const struct config *cfg, char *err, size_t n);
 void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
+void	http_set_min_interval(struct http *h, double seconds);
 
 #endif
