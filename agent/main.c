@@ -287,6 +287,12 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (startcheck_command(cfg, root ? pd.uid : getuid(), root ? pd.gid :
+	    getgid(), err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		rc = 0;

@@ -141,6 +141,10 @@ void	svc_status(const struct svc *s, struct svc_status *st);
 const struct ring *svc_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
+/* startcheck.c - can the [service] command run at all */
+int	startcheck_command(const struct config *cfg, uid_t uid, gid_t gid,
+	    char *err, size_t n);
+
 /* httpcheck.c - requests whose framing or bytes are ambiguous: 400 */
 struct MHD_Connection;
 int	httpcheck_uri(const char *uri, size_t max);
