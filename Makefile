@@ -107,7 +107,8 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
 	-Wno-unused-parameter -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 FUZZ_ARGS = -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-fuzz_http_SRC = agent/http.c agent/httpcheck.c agent/loop.c agent/ring.c
+fuzz_http_SRC = agent/http.c agent/httpcheck.c agent/loop.c agent/ring.c \
+	agent/authbind.c
 fuzz_config_SRC =
 fuzz_refs_SRC = hook/refs.c
 fuzz_answer_SRC = hook/ops.c hook/client.c

@@ -89,6 +89,9 @@ struct http {
 	long		 nconns, evictions;
 	long		 conn_max, conn_soft, per_ip;	/* from the fd limit */
 	double		 min_interval;	/* restart_min_interval */
+	int		 authbind, ready_port;	/* for http_authbind_why */
+	enum config_ready ready;
+	char		 ready_host[64];
 	double		 last_restart;	/* when svc_restart was last asked */
 	struct req	*cooling;	/* waiting for min_interval to pass */
 	struct loop_timer cool_timer;
@@ -115,6 +118,9 @@ struct req {
 	struct req	*next_cooling;
 	struct svc_result res;
 };
+
+static void	http_authbind_why(const struct http *h,
+		    struct svc_result *res);
 
 static void
 http_peer(struct MHD_Connection *c, char *buf, size_t n)
@@ -412,6 +418,14 @@ http_status(struct http *h, struct MHD_Connection *c)
 	    "commit", st.commit,
 	    "error", st.error,
 	    "syslog_lost", (json_int_t)log_syslog_lost());
+	if (j != NULL && h->authbind) {
+		struct svc_result res;
+
+		memset(&res, 0, sizeof(res));
+		http_authbind_why(h, &res);
+		json_object_set_new(j, "authbind_problem",
+		    json_string(res.error));
+	}
 	return j ? http_send_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 
@@ -480,6 +494,7 @@ http_restarted(void *arg, const struct svc_result *res)
 	struct req *r = arg;
 
 	r->res = *res;
+	http_authbind_why(r->h, &r->res);
 	r->done = 1;
 	if (r->suspended) {
 		r->suspended = 0;
@@ -549,10 +564,39 @@ http_restart_or_wait(struct http *h, struct req *r)
 	return 0;
 }
 
+/* What the endpoint keeps of a config (it keeps no pointer: a reload
+ * frees the old one). */
 void
-http_set_min_interval(struct http *h, double s)
+http_set_config(struct http *h, const struct config *cfg)
 {
-	h->min_interval = s;
+	h->min_interval = cfg->restart_min_interval;
+	h->authbind = cfg->authbind;
+	h->ready = cfg->ready;
+	h->ready_port = cfg->ready_port;
+	snprintf(h->ready_host, sizeof(h->ready_host), "%s",
+	    cfg->ready_host ? cfg->ready_host : "");
+}
+
+/* A failed restart with authbind: say why authbind would fail, if seen. */
+static void
+http_authbind_why(const struct http *h, struct svc_result *res)
+{
+	struct config c;
+	char why[256];
+	size_t len;
+
+	if (!h->authbind || res->ok)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.authbind = 1;
+	c.ready = h->ready;
+	c.ready_port = h->ready_port;
+	c.ready_host = (char *)(uintptr_t)h->ready_host;
+	if (authbind_diagnose(&c, getuid(), getgid(), why, sizeof(why)) == 0)
+		return;
+	len = strlen(res->error);
+	snprintf(res->error + len, sizeof(res->error) - len, "%s%s",
+	    len ? "; " : "", why);
 }
 
 static enum MHD_Result
@@ -936,7 +980,7 @@ http_new(struct loop *l, int listen_fd, const char *token, struct svc *svc,
 	h->conn_soft = h->conn_max * HTTP_CONN_SOFT / HTTP_CONN_MAX;
 	h->per_ip = h->conn_soft < HTTP_PER_IP_MAX * 2 ? h->conn_soft / 2 :
 	    HTTP_PER_IP_MAX;
-	h->min_interval = cfg->restart_min_interval;
+	http_set_config(h, cfg);
 	if (strcmp(cfg->listen_host, "::1") == 0)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(flags, 0, http_accept, h, http_handler, h,

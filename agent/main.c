@@ -89,7 +89,7 @@ agent_reload(struct agent *a)
 		return;
 	}
 	svc_set_config(a->svc, next);
-	http_set_min_interval(a->http, next->restart_min_interval);
+	http_set_config(a->http, next);
 	a->live = !a->live;
 	config_free(cur);
 	log_event(LOG_NOTICE, "reloaded config=%s", a->cfgpath);
@@ -293,6 +293,9 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (authbind_diagnose(cfg, root ? pd.uid : getuid(), root ? pd.gid :
+	    getgid(), err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	if (check) {
 		printf("configuration OK\n");
 		rc = 0;

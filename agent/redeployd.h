@@ -141,6 +141,10 @@ void	svc_status(const struct svc *s, struct svc_status *st);
 const struct ring *svc_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
+/* authbind.c - why authbind would fail the service: 0 none seen, -1 */
+int	authbind_diagnose(const struct config *cfg, uid_t uid, gid_t gid,
+	    char *why, size_t n);
+
 /* startcheck.c - can the [service] command run at all */
 int	startcheck_command(const struct config *cfg, uid_t uid, gid_t gid,
 	    char *err, size_t n);
@@ -158,6 +162,6 @@ struct http *http_new(struct loop *l, int listen_fd, const char *token,
 	    struct svc *svc, const struct config *cfg, char *err, size_t n);
 void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
-void	http_set_min_interval(struct http *h, double seconds);
+void	http_set_config(struct http *h, const struct config *cfg);
 
 #endif

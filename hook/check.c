@@ -179,6 +179,14 @@ check_agent(struct check *ck)
 		check_problem(ck, "the agent on %s:%d answered /health with %ld",
 		    cfg->listen_host, cfg->listen_port, r.code);
 	client_reply_free(&r);
+	/* What only the agent can see: its no-new-privs, its helper. */
+	if (cfg->authbind && client_call(cfg, "GET", "/status", 5, &r, err,
+	    sizeof(err)) == 0) {
+		if (client_str(&r, "authbind_problem")[0] != '\0')
+			check_problem(ck, "%s", client_str(&r,
+			    "authbind_problem"));
+		client_reply_free(&r);
+	}
 }
 
 int
