@@ -55,7 +55,7 @@
 #define HTTP_CONN_MAX		256	/* libmicrohttpd's hard limit */
 #define HTTP_CONN_SOFT		224	/* ours: past it, the oldest idle
 					 * connection makes room */
-#define HTTP_PER_IP_MAX		64	/* idle connections of one peer */
+#define HTTP_PER_IP_MAX		64	/* connections of one peer */
 #define HTTP_RUN_EVERY		1.0	/* seconds: MHD runs at least this
 					 * often (it re-arms its listen fd) */
 #define HTTP_STUCK		1.0	/* seconds an answer may take before
