@@ -93,6 +93,73 @@ check: deps
 deps:
 	scripts/deps
 
+# --- fuzzing: libFuzzer targets in fuzz/ (clang), seed corpora in
+# fuzz/corpus/NAME.  `make fuzz` builds and runs each for FUZZ_TIME
+# seconds; `make check` runs each for FUZZ_CHECK_TIME when clang is there.
+# New inputs go to $(FUZZ_O)/corpus/NAME, crashes to $(FUZZ_O)/artifacts.
+FUZZ_CC	?= clang
+FUZZ_O	?= build/fuzz
+FUZZ_TIME ?= 60
+FUZZ_CHECK_TIME ?= 30
+FUZZ_TARGETS = http config refs answer
+FUZZ_PKGS = libmicrohttpd jansson inih libcurl libgit2
+FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+	-Wno-unused-parameter -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_ARGS = -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+fuzz_http_SRC = agent/http.c agent/httpcheck.c agent/loop.c agent/ring.c \
+	agent/authbind.c
+fuzz_config_SRC =
+fuzz_refs_SRC = hook/refs.c
+fuzz_answer_SRC = hook/ops.c hook/client.c hook/reconcile.c \
+	hook/release.c hook/restart.c hook/crashpoint.c
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz_%)
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -Iagent -Ihook $(call pkgcflags,$(FUZZ_PKGS)) \
+		$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+define FUZZ_template
+$(FUZZ_O)/fuzz_$(1): fuzz/fuzz_$(1).c $$(patsubst %.c,$(FUZZ_O)/obj/%.o,$$(fuzz_$(1)_SRC) $(COMMON_SRC))
+	@mkdir -p $$(@D)
+	$$(FUZZ_CC) $$(CPPFLAGS) -Iagent -Ihook $$(call pkgcflags,$$(FUZZ_PKGS)) \
+		$$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ \
+		$$(call pkglibs,$$(FUZZ_PKGS)) -lpthread
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_template,$(t))))
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target in turn; a crash, leak or sanitizer report fails with the
+# end of its log and the input that did it.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_O)/corpus/$$t $(FUZZ_O)/artifacts; \
+		echo "fuzz_$$t: $(FUZZ_TIME) s (log: $(FUZZ_O)/$$t.log)"; \
+		if ! $(FUZZ_O)/fuzz_$$t $(FUZZ_ARGS) \
+			-max_total_time=$(FUZZ_TIME) \
+			-artifact_prefix=$(CURDIR)/$(FUZZ_O)/artifacts/$$t- \
+			$(FUZZ_O)/corpus/$$t fuzz/corpus/$$t \
+			>$(FUZZ_O)/$$t.log 2>&1; then \
+			tail -n 60 $(FUZZ_O)/$$t.log; \
+			echo "fuzz_$$t FAILED: see $(FUZZ_O)/artifacts/"; \
+			exit 1; \
+		fi; \
+		grep -h 'stat::number_of_executed_units' $(FUZZ_O)/$$t.log | \
+			sed "s/^/  /"; \
+	done
+
+check-fuzz:
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CHECK_TIME); \
+	else \
+		echo "SKIP fuzz: needs $(FUZZ_CC)"; \
+	fi
+check: check-fuzz
+
+.PHONY: fuzz fuzz-build check-fuzz
+
 bench: all
 	scripts/deps bench
 	scripts/bench

@@ -198,33 +198,40 @@ loop_timers(struct loop *l)
 	return ms < 0 ? 0 : ms;
 }
 
+/* One turn: due timers, one wait of at most max_ms (-1: as long as
+ * nothing is due), the callbacks of what is ready.  -1 on a failed wait. */
 int
-loop_run(struct loop *l)
+loop_once(struct loop *l, long max_ms)
 {
 	struct epoll_event evs[16];
 	struct loop_fd *slot;
 	long ms, idle;
 	int i, n;
 
-	while (!l->stop) {
-		ms = loop_timers(l);
-		if (l->stop)
-			break;
-		if (l->idle != NULL && (idle = l->idle(l->idle_arg)) >= 0 &&
-		    (ms < 0 || idle < ms))
-			ms = idle;
-		n = epoll_wait(l->ep, evs, 16, ms > INT32_MAX ? INT32_MAX :
-		    (int)ms);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		for (i = 0; i < n && !l->stop; i++) {
-			slot = evs[i].data.ptr;
-			if (slot->fd != -1 && slot->cb != NULL)
-				slot->cb(slot->arg, evs[i].events);
-		}
+	ms = loop_timers(l);
+	if (l->stop)
+		return 0;
+	if (l->idle != NULL && (idle = l->idle(l->idle_arg)) >= 0 &&
+	    (ms < 0 || idle < ms))
+		ms = idle;
+	if (max_ms >= 0 && (ms < 0 || ms > max_ms))
+		ms = max_ms;
+	n = epoll_wait(l->ep, evs, 16, ms > INT32_MAX ? INT32_MAX : (int)ms);
+	if (n == -1)
+		return errno == EINTR ? 0 : -1;
+	for (i = 0; i < n && !l->stop; i++) {
+		slot = evs[i].data.ptr;
+		if (slot->fd != -1 && slot->cb != NULL)
+			slot->cb(slot->arg, evs[i].events);
 	}
+	return 0;
+}
+
+int
+loop_run(struct loop *l)
+{
+	while (!l->stop)
+		if (loop_once(l, -1) == -1)
+			return -1;
 	return 0;
 }

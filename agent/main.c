@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -108,6 +109,7 @@ agent_reload(struct agent *a)
 		return;
 	}
 	svc_set_config(a->svc, next);
+	http_set_config(a->http, next);
 	a->live = !a->live;
 	config_free(cur);
 	log_event(LOG_NOTICE, "reloaded config=%s", a->cfgpath);
@@ -222,10 +224,14 @@ main(int argc, char **argv)
 	char tokpath[PATH_MAX];
 	const char *env = getenv("REDEPLOY_CONFIG");
 	int ch, fg = 0, check = 0, verbose = 0, root = geteuid() == 0;
-	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM;
+	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM, pid_fresh;
 	gid_t tgid = (gid_t)-1;
 	sigset_t set;
 
+	/* The token lives in this process: no core file, no ptrace or
+	 * /proc/PID/mem by the same user, in every mode (root or not). */
+	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* fds 0-2 must be taken, or a later open (the locked pid file)
 	 * lands there and daemonizing's dup2 of /dev/null drops it. */
 	while ((ch = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && ch < 3)
@@ -310,6 +316,15 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (startcheck_command(cfg, root ? pd.uid : getuid(), root ? pd.gid :
+	    getgid(), err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (authbind_diagnose(cfg, root ? pd.uid : getuid(), root ? pd.gid :
+	    getgid(), err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	/* Nothing is created in a directory others can write; -n says so
 	 * too, or it would pass a config that cannot start. */
 	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
@@ -325,9 +340,18 @@ main(int argc, char **argv)
 	}
 	snprintf(tokpath, sizeof(tokpath), "%s", cfg->token_file);
 	snprintf(pidpath, sizeof(pidpath), "%s.service.pid", tokpath);
+	pid_fresh = access(pidpath, F_OK) == -1 && errno == ENOENT;
 	if ((pidfd = pidfile_open(pidpath, root ? pd.uid : (uid_t)-1,
 	    root ? pd.gid : (gid_t)-1, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
+		goto out;
+	}
+	/* Our port before our token: an agent that cannot listen leaves no
+	 * fresh token (nor a pid file it made) behind. */
+	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
+		if (pid_fresh)
+			(void)unlink(pidpath);
 		goto out;
 	}
 	if (token_generate(token) == -1 ||
@@ -350,10 +374,6 @@ main(int argc, char **argv)
 	if (cfg->svc_listen.n > 0 && sockets_open(&a.socks, cfg, root ?
 	    pd.uid : (uid_t)-1, root ? pd.gid : (gid_t)-1, err,
 	    sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		goto out;
-	}
-	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		goto out;
 	}

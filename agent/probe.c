@@ -57,11 +57,26 @@ struct probe {
 	size_t		 drained;	/* bytes of the body read */
 	char		 buf[64];
 	size_t		 len;
+	char		 error[160];	/* why the last attempt failed */
 };
 
 static void probe_attempt(void *arg);
 static void probe_whose(void *arg);
 static int probe_local_port(struct probe *p);
+
+static void
+probe_fail(struct probe *p, const char *what, int e)
+{
+	snprintf(p->error, sizeof(p->error), "%s to %s:%d: %s", what,
+	    p->host, p->port, strerror(e));
+}
+
+/* Why the last attempt failed ("" before any did). */
+const char *
+probe_error(const struct probe *p)
+{
+	return p != NULL ? p->error : "";
+}
 
 static void
 probe_close(struct probe *p)
@@ -97,13 +112,14 @@ probe_io(void *arg, uint32_t events)
 {
 	struct probe *p = arg;
 	char req[512];
-	int err = 0, len;
+	int err = 0, len, v6;
 	socklen_t elen = sizeof(err);
 	ssize_t n;
 
 	if (!p->sent) {
 		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 ||
 		    err != 0) {
+			probe_fail(p, "connect", err ? err : errno);
 			probe_again(p);
 			return;
 		}
@@ -117,9 +133,11 @@ probe_io(void *arg, uint32_t events)
 				probe_again(p);
 			return;
 		}
+		/* An IPv6 address in Host goes in brackets (RFC 3986). */
+		v6 = strchr(p->host, ':') != NULL;
 		len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
-		    "%s:%d\r\nUser-Agent: redeployd\r\n", p->path,
-		    p->host, p->port);
+		    "%s%s%s:%d\r\nUser-Agent: redeployd\r\n", p->path,
+		    v6 ? "[" : "", p->host, v6 ? "]" : "", p->port);
 		if (len < 0 || (size_t)len >= sizeof(req) ||
 		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len ||
 		    probe_local_port(p) == -1) {
@@ -145,6 +163,11 @@ probe_io(void *arg, uint32_t events)
 		return;
 	}
 	if (n <= 0) {
+		if (n == 0)
+			snprintf(p->error, sizeof(p->error), "%s:%d closed the "
+			    "connection without an answer", p->host, p->port);
+		else
+			probe_fail(p, "read", errno);
 		probe_again(p);
 		return;
 	}
@@ -156,6 +179,11 @@ probe_io(void *arg, uint32_t events)
 		/* "HTTP/1.x 2NN ..." */
 		p->status = strncmp(p->buf, "HTTP/1.", 7) == 0 &&
 		    p->len >= 12 && p->buf[8] == ' ' && p->buf[9] == '2' ? 2 : 1;
+		if (p->status == 1)
+			snprintf(p->error, sizeof(p->error), "http://%s:%d%s "
+			    "answered '%.12s'", p->host, p->port, p->path,
+			    strncmp(p->buf, "HTTP/1.", 7) == 0 ? p->buf + 9 :
+			    "not HTTP");
 		p->len = 0;
 	}
 	/* Read the answer to its end: a server whose client hangs up early
@@ -228,6 +256,7 @@ probe_attempt(void *arg)
 	}
 	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
+		probe_fail(p, "connect", errno);
 		probe_again(p);
 		return;
 	}

@@ -46,6 +46,7 @@ void	loop_timer_cancel(struct loop *l, struct loop_timer *t);
 /* Called before every wait; returns the most it may sleep (ms, -1: any). */
 void	loop_set_idle(struct loop *l, long (*idle)(void *), void *arg);
 int	loop_run(struct loop *l);
+int	loop_once(struct loop *l, long max_ms);
 void	loop_stop(struct loop *l);
 double	loop_now(void);
 
@@ -150,6 +151,7 @@ int	probe_start(struct probe **out, struct loop *l,
 	    const struct config *cfg, struct tree *t, int steered, probe_cb done,
 	    void *arg, char *err, size_t n);
 void	probe_cancel(struct probe *p);
+const char *probe_error(const struct probe *p);
 
 /* supervise.c - the service: start, readiness, stop, backoff, restarts */
 enum svc_state {
@@ -202,11 +204,27 @@ const struct ring *svc_ring(const struct svc *s);
 const struct ring *svc_fresh_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
+/* authbind.c - why authbind would fail the service: 0 none seen, -1 */
+int	authbind_diagnose(const struct config *cfg, uid_t uid, gid_t gid,
+	    char *why, size_t n);
+
+/* startcheck.c - can the [service] command run at all */
+int	startcheck_command(const struct config *cfg, uid_t uid, gid_t gid,
+	    char *err, size_t n);
+
+/* httpcheck.c - requests whose framing or bytes are ambiguous: 400 */
+struct MHD_Connection;
+int	httpcheck_uri(const char *uri, size_t max);
+int	httpcheck_head(struct MHD_Connection *c, const char *method,
+	    const char *uri, const char *uri_end, const char *version,
+	    const char **why);
+
 /* http.c - the loopback endpoint */
 struct http;
 struct http *http_new(struct loop *l, int listen_fd, const char *token,
 	    struct svc *svc, const struct config *cfg, char *err, size_t n);
 void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
+void	http_set_config(struct http *h, const struct config *cfg);
 
 #endif

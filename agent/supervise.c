@@ -53,6 +53,8 @@
 #define SVC_MAXENV	72
 #define SVC_GONE_POLL	0.005	/* seconds between looks for leftovers */
 #define SVC_GONE_MAX	5.0	/* then say so, and carry on */
+#define SVC_READ_TURN	(64 * 1024)	/* of output per loop turn and pipe */
+#define SVC_READ_LAST	(1024 * 1024)	/* read after the leader exited */
 
 struct svc_waiter {
 	struct svc_waiter *next;
@@ -355,16 +357,23 @@ svc_line(void *arg, enum ring_stream st, const char *line)
 	}
 }
 
+/* At most `max` bytes (0: no limit), so that a service that floods its
+ * output cannot starve the endpoint: the pipe stays readable and the loop
+ * comes back to it after a turn of everything else. */
 static void
-svc_read(struct svc_proc *p, int i)
+svc_read(struct svc_proc *p, int i, size_t max)
 {
 	struct svc *s = p->svc;
 	char buf[8192];
+	size_t got = 0;
 	ssize_t n;
 
 	for (;;) {
+		if (max > 0 && got >= max)
+			return;
 		n = read(p->out[i], buf, sizeof(buf));
 		if (n > 0) {
+			got += (size_t)n;
 			ring_feed(p->lines, (enum ring_stream)i, buf, (size_t)n,
 			    svc_line, p);
 			continue;
@@ -382,13 +391,13 @@ svc_read(struct svc_proc *p, int i)
 static void
 svc_stdout(void *arg, uint32_t events)
 {
-	svc_read(arg, 0);
+	svc_read(arg, 0, SVC_READ_TURN);
 }
 
 static void
 svc_stderr(void *arg, uint32_t events)
 {
-	svc_read(arg, 1);
+	svc_read(arg, 1, SVC_READ_TURN);
 }
 
 /* --- start -------------------------------------------------------------- */
@@ -501,11 +510,14 @@ svc_timeout_error(struct svc *s, const struct svc_proc *p)
 		    "does it read LISTEN_FDS? gunicorn, uWSGI and Twisted do "
 		    "(and 'command' must exec it, so that LISTEN_PID is its "
 		    "pid)", cfg->ready_timeout);
+	else if (probe_error(p->probe)[0] != '\0')
+		snprintf(s->error, sizeof(s->error), "not ready within %g s "
+		    "(last probe: %s)", cfg->ready_timeout,
+		    probe_error(p->probe));
 	else
 		snprintf(s->error, sizeof(s->error), "not ready within %g s "
 		    "(%s)", cfg->ready_timeout, "check 'ready' in the config "
 		    "and the log");
-	(void)p;
 }
 
 /* Which side of the held socket pairs gets new connections, and which
@@ -642,9 +654,10 @@ svc_ready_timeout(void *arg)
 	struct svc_proc *p = arg;
 	struct svc *s = p->svc;
 
+	/* The probe's own last error says what is wrong, not just when. */
+	svc_timeout_error(s, p);
 	probe_cancel(p->probe);
 	p->probe = NULL;
-	svc_timeout_error(s, p);
 	log_event(LOG_ERR, "failed pid=%ld release=%s reason=%s",
 	    (long)p->pid, s->release, s->error);
 	s->state = SVC_FAILED;
@@ -1048,9 +1061,9 @@ svc_gone_check(void *arg)
 	loop_timer_cancel(s->loop, &p->kill_timer);
 	p->st = PROC_GONE;
 	if (p->out[0] != -1)
-		svc_read(p, 0);
+		svc_read(p, 0, SVC_READ_LAST);
 	if (p->out[1] != -1)
-		svc_read(p, 1);
+		svc_read(p, 1, SVC_READ_LAST);
 	svc_pipe_close(s, p, 0);
 	svc_pipe_close(s, p, 1);
 	if (p->gone != NULL)
@@ -1106,9 +1119,9 @@ svc_exited(struct svc *s, struct svc_proc *p, int status)
 
 	/* Its last words are in the pipes already: read them first. */
 	if (p->out[0] != -1)
-		svc_read(p, 0);
+		svc_read(p, 0, SVC_READ_LAST);
 	if (p->out[1] != -1)
-		svc_read(p, 1);
+		svc_read(p, 1, SVC_READ_LAST);
 	notify_drain(p->notify);
 	probe_cancel(p->probe);
 	p->probe = NULL;

@@ -6,12 +6,23 @@
  *
  * Rules: errno is preserved by every function; nothing here allocates on
  * the heap, so it is safe on error paths; a message is one line.
+ *
+ * Transport: our own non-blocking datagram socket to /dev/log, in the
+ * format glibc's syslog(3) writes.  glibc's syslog() blocks when the
+ * reader stalls (a full queue: unix_wait_for_peer), and the agent's one
+ * loop would stall with it.  Here a line that cannot go out at once is
+ * dropped and counted; the next line that goes out is preceded by one
+ * saying how many were lost.  stderr is written as before.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -20,15 +31,108 @@ static char log_tag[64] = "redeploy";
 static int log_dest = LOG_TO_STDERR;
 static int log_facility = LOG_USER;
 static int log_verbose;
-static int log_opened;
+static int log_fd = -1;
+static unsigned long log_lost;		/* not sent since the last report */
+static unsigned long log_lost_total;
+static time_t log_retry;		/* reconnect no sooner than this */
+
+#define LOG_PATH	"/dev/log"
+
+static void
+log_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (log_fd != -1)
+		close(log_fd);
+	log_retry = time(NULL) + 1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", LOG_PATH);
+	log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (log_fd != -1 && connect(log_fd, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		close(log_fd);
+		log_fd = -1;
+	}
+}
 
 static void
 log_open(void)
 {
-	if (log_opened)
-		closelog();
-	openlog(log_tag, LOG_PID | LOG_NDELAY, log_facility);
-	log_opened = 1;
+	log_connect();
+}
+
+/* One datagram, never waiting: 0 sent, -1 not (the caller counts it). */
+static int
+log_send(const char *buf, size_t len)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (log_fd == -1) {
+			if (time(NULL) < log_retry)
+				return -1;
+			log_connect();
+			if (log_fd == -1)
+				return -1;
+		}
+		if (send(log_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+		    (ssize_t)len)
+			return 0;
+		if (errno != ECONNREFUSED && errno != ENOTCONN &&
+		    errno != EPIPE && errno != ECONNRESET)
+			return -1;	/* EAGAIN, ENOBUFS: drop */
+		/* the reader restarted: connect again, once */
+		close(log_fd);
+		log_fd = -1;
+		log_retry = 0;
+	}
+	return -1;
+}
+
+/* What syslog(3) would send: "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG". */
+static void
+log_syslog(int prio, const char *tag, int with_pid, const char *msg,
+    const char *suffix)
+{
+	char buf[2600], stamp[32], lost[96];
+	struct tm tm;
+	time_t now = time(NULL);
+	int len, pri = (prio & LOG_FACMASK) ? prio : (prio | log_facility);
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm) == 0)
+		snprintf(stamp, sizeof(stamp), "Jan  1 00:00:00");
+	if (log_lost > 0) {
+		snprintf(lost, sizeof(lost), "syslog_lost count=%lu "
+		    "reason=\"syslog was not reading\"", log_lost);
+		len = snprintf(buf, sizeof(buf), "<%d>%s %s[%ld]: %s",
+		    LOG_WARNING | log_facility, stamp, log_tag,
+		    (long)getpid(), lost);
+		if (len > 0 && log_send(buf, (size_t)len < sizeof(buf) ?
+		    (size_t)len : sizeof(buf) - 1) == 0)
+			log_lost = 0;
+	}
+	if (with_pid)
+		len = snprintf(buf, sizeof(buf), "<%d>%s %s[%ld]: %s%s%s", pri,
+		    stamp, tag, (long)getpid(), msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+	else
+		len = snprintf(buf, sizeof(buf), "<%d>%s %s: %s%s%s", pri,
+		    stamp, tag, msg, suffix ? ": " : "", suffix ? suffix : "");
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(buf))
+		len = (int)sizeof(buf) - 1;
+	if (log_lost > 0 || log_send(buf, (size_t)len) == -1) {
+		log_lost++;
+		log_lost_total++;
+	}
+}
+
+unsigned long
+log_syslog_lost(void)
+{
+	return log_lost_total;
 }
 
 void
@@ -90,7 +194,7 @@ log_put(int to_stderr, int prio, const char *line, const char *suffix,
 		(void)logfmt_value(sys, sizeof(sys), &k, text);
 	}
 	if (both) {
-		syslog(prio, "%s", sys);
+		log_syslog(prio, log_tag, 1, sys, NULL);
 		to_stderr = 1;
 	}
 	if (to_stderr) {
@@ -98,7 +202,7 @@ log_put(int to_stderr, int prio, const char *line, const char *suffix,
 		fprintf(stderr, "%s: %s\n", log_progname, vis);
 		fflush(stderr);
 	} else
-		syslog(prio, "%s", sys);
+		log_syslog(prio, log_tag, 1, sys, NULL);
 }
 
 static void
@@ -175,12 +279,8 @@ log_tagged(const char *tag, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (log_dest & LOG_TO_SYSLOG) {
-		/* openlog keeps the pointer: switch back before returning */
-		openlog(tag, 0, log_facility);
-		syslog(prio, "%s", line);
-		openlog(log_tag, LOG_PID, log_facility);
-	}
+	if (log_dest & LOG_TO_SYSLOG)
+		log_syslog(prio, tag, 0, line, NULL);
 	if (!(log_dest & LOG_TO_SYSLOG) || (log_dest & LOG_MIRROR)) {
 		char vis[4096];
 

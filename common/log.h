@@ -39,6 +39,8 @@ void	log_event(int prio, const char *fmt, ...)
 /* One line under another tag (a service's output: "www[4242]"). */
 void	log_tagged(const char *tag, int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Lines syslog did not take (it was not reading): dropped, not waited for. */
+unsigned long log_syslog_lost(void);
 /* logfmt.c - the text of lines (pure; no errno, no allocation) */
 int	logfmt_needs_quotes(const char *val);
 int	logfmt_value(char *dst, size_t n, size_t *at, const char *val);

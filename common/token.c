@@ -90,6 +90,36 @@ token_split(const char *path, char *dir, size_t dirlen, const char **name)
 	return 0;
 }
 
+/*
+ * Only root, or we ourselves, may be able to write the token's directory:
+ * whoever else can (its owner, its group, anyone) can swap the token file
+ * for one of their own, and every push then rolls back.  1 when unsafe.
+ */
+static int
+token_dir_unsafe(const struct stat *st, const char *dir, char *err,
+    size_t errlen)
+{
+	uid_t me = geteuid();
+
+	if (st->st_mode & S_IWOTH) {
+		snprintf(err, errlen, "token directory '%s' is writable by "
+		    "others (chmod o-w '%s')", dir, dir);
+		return 1;
+	}
+	if (st->st_uid != 0 && st->st_uid != me) {
+		snprintf(err, errlen, "token directory '%s' belongs to uid "
+		    "%ld, who could replace the token (chown %s '%s')", dir,
+		    (long)st->st_uid, me == 0 ? "root" : "$(id -un)", dir);
+		return 1;
+	}
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0) {
+		snprintf(err, errlen, "token directory '%s' is writable by "
+		    "group %ld (chmod g-w '%s')", dir, (long)st->st_gid, dir);
+		return 1;
+	}
+	return 0;
+}
+
 /* Open the token's directory, refusing one that others can write. */
 static int
 token_open_dir(const char *dir, char *err, size_t errlen)
@@ -116,9 +146,7 @@ token_open_dir(const char *dir, char *err, size_t errlen)
 		close(dfd);
 		return -1;
 	}
-	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errlen, "token directory '%s' is writable by "
-		    "others (chmod o-w '%s')", dir, dir);
+	if (token_dir_unsafe(&st, dir, err, errlen)) {
 		close(dfd);
 		return -1;
 	}
@@ -237,13 +265,16 @@ int
 token_read(const char *path, char out[TOKEN_HEXLEN + 1], char *err,
     size_t errlen)
 {
-	char buf[TOKEN_READMAX + 1];
+	char buf[TOKEN_READMAX + 1], dir[4096];
+	const char *name;
 	struct stat st;
 	size_t len = 0;
 	ssize_t n;
-	int fd = -1, rc = -1, saved;
+	int fd = -1, dfd, rc = -1, saved;
 
 	out[0] = '\0';
+	if (errlen > 0)
+		err[0] = '\0';
 	/* O_NONBLOCK: a FIFO put in its place must not hang the hook. */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
@@ -284,6 +315,21 @@ token_read(const char *path, char out[TOKEN_HEXLEN + 1], char *err,
 		    "group (chmod g-w '%s')", path, path);
 		goto out;
 	}
+	/* The agent writes it as root, or as the user we are. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "token file '%s' belongs to uid %ld, "
+		    "not to root or to us: not the agent's (restart redeployd "
+		    "to write a fresh one)", path, (long)st.st_uid);
+		goto out;
+	}
+	if (token_split(path, dir, sizeof(dir), &name) == -1 ||
+	    (dfd = token_open_dir(dir, err, errlen)) == -1) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "token file '%s' is not a file "
+			    "path", path);
+		goto out;
+	}
+	close(dfd);
 	while (len < TOKEN_READMAX) {
 		n = read(fd, buf + len, TOKEN_READMAX - len);
 		if (n == -1) {

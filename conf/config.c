@@ -69,8 +69,9 @@ struct loader {
 
 static setter	set_string, set_abspath, set_name, set_owner, set_branch,
 		set_int, set_mode, set_symlinks, set_tag, set_shared,
-		set_listen, set_bool, set_signal, set_seconds, set_ready,
-		set_environment, set_size, set_svc_listen, set_restart;
+		set_listen, set_bool, set_signal, set_seconds, set_seconds0,
+		set_ready, set_environment, set_size, set_svc_listen,
+		set_restart;
 
 #define F(field)	offsetof(struct config, field)
 
@@ -110,6 +111,7 @@ static const struct keydef service_keys[] = {
 	{ "restart_delay", set_seconds,	F(restart_delay), 0 },
 	{ "restart_max_delay", set_seconds, F(restart_max_delay), 0 },
 	{ "stable_after", set_seconds,	F(stable_after), 0 },
+	{ "restart_min_interval", set_seconds0, F(restart_min_interval), 0 },
 	{ "ready",	set_ready,	F(ready),	0 },
 	{ "ready_timeout", set_seconds,	F(ready_timeout), 0 },
 	{ "log_tag",	set_tag,	F(log_tag),	0 },
@@ -410,6 +412,21 @@ set_seconds(struct loader *ld, const struct keydef *kd, void *field,
 	return 0;
 }
 
+/* Seconds, where 0 (off) means something. */
+static int
+set_seconds0(struct loader *ld, const struct keydef *kd, void *field,
+    const char *v)
+{
+	if (strcmp(v, "0") == 0) {
+		*(double *)field = 0;
+		return 0;
+	}
+	if (value_seconds(v, SECONDS_MAX, field) == -1)
+		return loader_error(ld, ld->lineno, "%s '%s' is not 0 or a "
+		    "number of seconds at most %g", kd->name, v, SECONDS_MAX);
+	return 0;
+}
+
 static int
 set_ready(struct loader *ld, const struct keydef *kd, void *field,
     const char *v)
@@ -649,6 +666,7 @@ config_defaults(struct config *cfg)
 	cfg->restart_delay = 0.1;
 	cfg->restart_max_delay = 30;
 	cfg->stable_after = 10;
+	cfg->restart_min_interval = 1;
 	cfg->ready = READY_NONE;
 	cfg->ready_timeout = 30;
 	cfg->listen_mode = 0660;

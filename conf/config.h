@@ -82,6 +82,7 @@ struct config {
 	double	 restart_delay;	/* default 0.1 */
 	double	 restart_max_delay;	/* default 30 */
 	double	 stable_after;	/* default 10 */
+	double	 restart_min_interval;	/* between restarts, default 1 */
 	enum config_ready ready;	/* default READY_NONE */
 	char	*ready_host;	/* for READY_TCP and READY_HTTP */
 	int	 ready_port;

@@ -507,6 +507,7 @@ value_ready(const char *s, enum config_ready *kind, char **host, int *port,
 	char		*h = NULL, *pa = NULL;
 	int		 po = 0, rc;
 	enum config_ready k;
+	struct in6_addr	 a6;
 
 	if (strcmp(s, "none") == 0) {
 		*kind = READY_NONE;
@@ -550,6 +551,17 @@ value_ready(const char *s, enum config_ready *kind, char **host, int *port,
 		return value_fail(err, errlen, "ready '%s' is not %s "
 		    "(port 1 to 65535)", s, k == READY_TCP ?
 		    "tcp:HOST:PORT" : "http://HOST:PORT/PATH");
+	}
+	/* The probe does not resolve names (a lookup would block the
+	 * agent's loop): a name here would fail every start, so refuse it. */
+	if (strcmp(h, "localhost") != 0 &&
+	    inet_pton(AF_INET, h, &a6) != 1 && inet_pton(AF_INET6, h, &a6) != 1) {
+		value_fail(err, errlen, "ready host '%s' is not an IP address "
+		    "(names are not resolved: write its address, or localhost)",
+		    h);
+		free(h);
+		free(pa);
+		return -1;
 	}
 	*kind = k;
 	*host = h;

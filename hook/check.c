@@ -187,10 +187,17 @@ check_agent(struct check *ck)
 		check_problem(ck, "the agent on %s:%d answered /health with %ld",
 		    cfg->listen_host, cfg->listen_port, r.code);
 	client_reply_free(&r);
-	/* current and the service must agree (see reconcile.c) */
+	/* current and the service must agree (see reconcile.c); and what
+	 * only the agent can see: its no-new-privs, its authbind helper. */
 	if (client_call(cfg, "GET", "/status", 5, &r, err, sizeof(err)) == 0 &&
-	    r.code == 200 && reconcile_view(cfg, &r, err, sizeof(err)) == 1)
-		check_problem(ck, "%s", err);
+	    r.code == 200) {
+		if (reconcile_view(cfg, &r, err, sizeof(err)) == 1)
+			check_problem(ck, "%s", err);
+		if (cfg->authbind && client_str(&r, "authbind_problem")[0] !=
+		    '\0')
+			check_problem(ck, "%s", client_str(&r,
+			    "authbind_problem"));
+	}
 	client_reply_free(&r);
 }
 

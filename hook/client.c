@@ -125,8 +125,7 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	}
 	out->body = b.p;
 	b.p = NULL;
-	if (out->body != NULL && out->body[0] == '{')
-		out->json = json_loads(out->body, 0, NULL);
+	client_reply_parse(out);
 	rc = 0;
 out:
 	explicit_bzero(auth, sizeof(auth));
@@ -135,6 +134,16 @@ out:
 		curl_easy_cleanup(c);
 	free(b.p);
 	return rc;
+}
+
+/* The body as JSON, when it is a JSON object: the agent's answers. */
+void
+client_reply_parse(struct client_reply *r)
+{
+	json_decref(r->json);
+	r->json = NULL;
+	if (r->body != NULL && r->body[0] == '{')
+		r->json = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
 }
 
 /* A JSON string member, or "" */
@@ -151,7 +160,13 @@ client_int(const struct client_reply *r, const char *key)
 {
 	json_t *v = r->json ? json_object_get(r->json, key) : NULL;
 
-	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+	long long i;
+
+	if (!json_is_integer(v))
+		return -1;
+	/* pids, counts, milliseconds: anything else is not the agent's */
+	i = (long long)json_integer_value(v);
+	return i >= 0 && i <= CLIENT_INT_MAX ? i : -1;
 }
 
 /* Print the last `max` lines of the answer's "log" to the pusher. */

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "redeploy.h"
 
+#define OPS_UPTIME_MAX	(100.0 * 365 * 86400)	/* seconds, a century */
+
 static const char *
 ops_name(const struct config *cfg)
 {
@@ -21,10 +23,18 @@ ops_name(const struct config *cfg)
 	return name && name[1] ? name + 1 : cfg->path;
 }
 
+/* Any number from the agent: NaN, negative or absurd is bounded first
+ * (a cast of 1e30 to long is undefined). */
 static void
 ops_duration(char *buf, size_t n, double s)
 {
-	long t = (long)s;
+	long t;
+
+	if (!(s >= 0))
+		s = 0;
+	if (s > OPS_UPTIME_MAX)
+		s = OPS_UPTIME_MAX;
+	t = (long)s;
 
 	if (t < 60)
 		snprintf(buf, n, "%.1f s", s);
@@ -104,12 +114,49 @@ ops_listen_words(const struct config *cfg, char *buf, size_t n)
 	return buf;
 }
 
+/* The readable /status answer; every field may be missing or wrong. */
+void
+ops_status_print(const struct config *cfg, const struct client_reply *r)
+{
+	char up[32], words[512];
+	json_t *ex, *v;
+
+	v = json_object_get(r->json, "uptime");
+	ops_duration(up, sizeof(up), json_is_number(v) ?
+	    json_number_value(v) : 0);
+	printf("%s: %s", ops_name(cfg), client_str(r, "state"));
+	if (client_int(r, "pid") > 0)
+		printf(", pid %lld, up %s", client_int(r, "pid"), up);
+	printf("\n  release  %s (commit %.7s)\n",
+	    client_str(r, "release")[0] ? client_str(r, "release") : "-",
+	    client_str(r, "commit")[0] ? client_str(r, "commit") : "-");
+	printf("  restarts %lld", client_int(r, "restarts"));
+	ex = json_object_get(r->json, "last_exit");
+	if (json_is_object(ex))
+		ops_exit(json_integer_value(json_object_get(ex, "code")),
+		    json_integer_value(json_object_get(ex, "signal")));
+	printf("\n  restart  %s", client_str(r, "mode")[0] ?
+	    client_str(r, "mode") : "classic");
+	if (cfg->svc_listen.n > 0)
+		printf(", sockets held by redeployd: %s",
+		    ops_listen_words(cfg, words, sizeof(words)));
+	if (client_int(r, "old_pid") > 0)
+		printf(", old process %lld still draining",
+		    client_int(r, "old_pid"));
+	if (client_str(r, "service_status")[0] != '\0')
+		printf("\n  status   %s", client_str(r, "service_status"));
+	printf("\n  agent    pid %lld, version %s, %s:%d\n",
+	    client_int(r, "agent_pid"), client_str(r, "version"),
+	    cfg->listen_host, cfg->listen_port);
+	if (client_str(r, "error")[0] != '\0')
+		printf("  error    %s\n", client_str(r, "error"));
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
 	struct client_reply r;
-	char err[ERRLEN] = "", up[32], words[512];
-	json_t *ex, *v;
+	char err[ERRLEN] = "";
 
 	if (ops_need_agent(cfg) == -1)
 		return EXIT_USAGE;
@@ -124,35 +171,7 @@ ops_status(const struct config *cfg, int json)
 		client_reply_free(&r);
 		return 0;
 	}
-	v = json_object_get(r.json, "uptime");
-	ops_duration(up, sizeof(up), json_is_number(v) ?
-	    json_number_value(v) : 0);
-	printf("%s: %s", ops_name(cfg), client_str(&r, "state"));
-	if (client_int(&r, "pid") > 0)
-		printf(", pid %lld, up %s", client_int(&r, "pid"), up);
-	printf("\n  release  %s (commit %.7s)\n",
-	    client_str(&r, "release")[0] ? client_str(&r, "release") : "-",
-	    client_str(&r, "commit")[0] ? client_str(&r, "commit") : "-");
-	printf("  restarts %lld", client_int(&r, "restarts"));
-	ex = json_object_get(r.json, "last_exit");
-	if (json_is_object(ex))
-		ops_exit(json_integer_value(json_object_get(ex, "code")),
-		    json_integer_value(json_object_get(ex, "signal")));
-	printf("\n  restart  %s", client_str(&r, "mode")[0] ?
-	    client_str(&r, "mode") : "classic");
-	if (cfg->svc_listen.n > 0)
-		printf(", sockets held by redeployd: %s",
-		    ops_listen_words(cfg, words, sizeof(words)));
-	if (client_int(&r, "old_pid") > 0)
-		printf(", old process %lld still draining",
-		    client_int(&r, "old_pid"));
-	if (client_str(&r, "service_status")[0] != '\0')
-		printf("\n  status   %s", client_str(&r, "service_status"));
-	printf("\n  agent    pid %lld, version %s, %s:%d\n",
-	    client_int(&r, "agent_pid"), client_str(&r, "version"),
-	    cfg->listen_host, cfg->listen_port);
-	if (client_str(&r, "error")[0] != '\0')
-		printf("  error    %s\n", client_str(&r, "error"));
+	ops_status_print(cfg, &r);
 	if (reconcile_view(cfg, &r, err, sizeof(err)) == 1)
 		printf("  warning  %s\n", err);
 	client_reply_free(&r);
@@ -179,6 +198,31 @@ ops_log(const struct config *cfg, long lines)
 	return 0;
 }
 
+/* The /restart answer, as the pusher reads it: 0 ready, EXIT_DEPLOY not. */
+int
+ops_restart_print(const struct config *cfg, const struct client_reply *r)
+{
+	int rc = 0;
+
+	if (r->code == 200) {
+		log_info("%s ready in %.2f s (pid %lld, release %s)",
+		    ops_name(cfg), (double)client_int(r, "ready_ms") / 1000.0,
+		    client_int(r, "pid"), client_str(r, "release"));
+		if (client_int(r, "drain_ms") >= 0)
+			log_info("restart %s: the old process finished its "
+			    "requests and exited in %.2f s",
+			    client_str(r, "mode"),
+			    (double)client_int(r, "drain_ms") / 1000.0);
+		client_print_log(r, 3);
+	} else {
+		log_warnx("restart failed: %s", client_str(r, "error")[0] ?
+		    client_str(r, "error") : "the agent answered an error");
+		client_print_log(r, 10);
+		rc = EXIT_DEPLOY;
+	}
+	return rc;
+}
+
 int
 ops_restart(const struct config *cfg)
 {
@@ -193,22 +237,7 @@ ops_restart(const struct config *cfg)
 		log_warnx("%s", err);
 		return EXIT_SYSTEM;
 	}
-	if (r.code == 200) {
-		log_info("%s ready in %.2f s (pid %lld, release %s)",
-		    ops_name(cfg), (double)client_int(&r, "ready_ms") / 1000.0,
-		    client_int(&r, "pid"), client_str(&r, "release"));
-		if (client_int(&r, "drain_ms") >= 0)
-			log_info("restart %s: the old process finished its "
-			    "requests and exited in %.2f s",
-			    client_str(&r, "mode"),
-			    (double)client_int(&r, "drain_ms") / 1000.0);
-		client_print_log(&r, 3);
-	} else {
-		log_warnx("restart failed: %s", client_str(&r, "error")[0] ?
-		    client_str(&r, "error") : "the agent answered an error");
-		client_print_log(&r, 10);
-		rc = EXIT_DEPLOY;
-	}
+	rc = ops_restart_print(cfg, &r);
 	client_reply_free(&r);
 	return rc;
 }

@@ -181,6 +181,8 @@ int	client_call(const struct config *cfg, const char *method,
 	    const char *path, double timeout, struct client_reply *out,
 	    char *err, size_t n);
 void	client_reply_free(struct client_reply *r);
+void	client_reply_parse(struct client_reply *r);
+#define CLIENT_INT_MAX	(1LL << 53)	/* larger: not a number we read */
 const char *client_str(const struct client_reply *r, const char *key);
 long long client_int(const struct client_reply *r, const char *key);
 void	client_print_log(const struct client_reply *r, size_t max);
@@ -189,6 +191,10 @@ void	client_print_log(const struct client_reply *r, size_t max);
 int	ops_status(const struct config *cfg, int json);
 int	ops_log(const struct config *cfg, long lines);
 int	ops_restart(const struct config *cfg);
+void	ops_status_print(const struct config *cfg,
+	    const struct client_reply *r);
+int	ops_restart_print(const struct config *cfg,
+	    const struct client_reply *r);
 
 /* reconcile.c - heal what a killed deploy or rollback left */
 int	reconcile_run(const struct restart_site *site);
