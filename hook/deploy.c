@@ -264,6 +264,8 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
+	o.commit = commit;
+	o.attrs = strstr(rel->build, " attrs=") != NULL;
 	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
 	    checkout_shared(c->pathfd, c->rootfd, cfg, c->uid, c->gid,
 	    c->suid, c->sgid, c->err, sizeof(c->err)) == -1) {
@@ -337,6 +339,7 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
     const git_oid *tree)
 {
 	struct checkout_opts o;
+	git_oid commit;
 	char err[ERRLEN];
 	size_t pruned = 0;
 	pid_t pid;
@@ -380,6 +383,10 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
+	if (git_oid_fromstr(&commit, rel->commit) == 0) {
+		o.commit = &commit;
+		o.attrs = strstr(rel->build, " attrs=") != NULL;
+	}
 	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
 	    err, sizeof(err)) == -1)
 		log_warnx("preparing the next deploy: %s", err);
@@ -519,6 +526,18 @@ deploy_run(const struct deploy_req *req)
 	snprintf(rel.pusher, sizeof(rel.pusher), "%s", req->pusher);
 	snprintf(rel.result, sizeof(rel.result), "deployed");
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
+	/* .gitattributes in use: part of what a reusable base must match */
+	{
+		char asig[64];
+		size_t blen = strlen(rel.build);
+
+		if (attr_scan(c.repo, req->repo_path, &oid, asig, sizeof(asig),
+		    c.err, sizeof(c.err)) == -1)
+			goto out;
+		if (asig[0] != '\0')
+			snprintf(rel.build + blen, sizeof(rel.build) - blen,
+			    " %s", asig);
+	}
 	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
 	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
 	    -1)

@@ -26,6 +26,8 @@
 
 /* repo.c - the repository and where the config comes from */
 int	repo_open(git_repository **out, const char *path, char *err, size_t n);
+int	repo_set_quarantine(const char *git_dir, const char *path, char *err,
+	    size_t n);
 int	repo_git_dir(char *out, size_t n, char *err, size_t errlen);
 int	repo_config_path(const char *git_dir, char *out, size_t n);
 int	repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
@@ -117,12 +119,31 @@ struct checkout_opts {
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;
+	const git_oid	*commit;	/* whose attributes apply */
+	int		 attrs;		/* attr_scan() found some in use */
 };
 int	checkout_threads(void);
 int	checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	    char *err, size_t n);
 int	checkout_shared(int pathfd, int root_fd, const struct config *cfg,
 	    uid_t uid, gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n);
+
+/* attr.c - .gitattributes as git archive applies them */
+#define ATTR_IGNORE	1u	/* export-ignore: leave it out */
+#define ATTR_CONVERT	2u	/* text, eol, crlf, ident: filter it */
+#define ATTR_SUBST	4u	/* export-subst: expand $Format:...$ */
+struct attr;
+int	attr_scan(git_repository *repo, const char *repo_path,
+	    const git_oid *commit, char *sig, size_t n, char *err, size_t errn);
+int	attr_open(struct attr **out, git_repository *repo,
+	    const char *repo_path, const git_oid *commit, int root_fd,
+	    char *err, size_t n);
+void	attr_close(struct attr *a);
+int	attr_path(struct attr *a, const char *path, int is_dir,
+	    unsigned *flags, char *err, size_t n);
+int	attr_content(struct attr *a, git_blob *blob, const char *path,
+	    unsigned flags, const void **out, size_t *len, char **mem,
+	    char *err, size_t n);
 
 /* spare.c - a hard-link copy of the live release for the next deploy */
 int	spare_take(int releasesfd, const char *live_id, const char *incoming);
