@@ -493,6 +493,26 @@ deploy_run(const struct deploy_req *req)
 		}
 		git_reference_free(r);
 	}
+	/* pre-receive: git moves the ref only if it is still at "old"; a
+	 * push that waited behind another one here would lose that race. */
+	if (req->expect_old != NULL) {
+		char bref[300], now[GIT_OID_HEXSZ + 1] = "";
+		int absent = strspn(req->expect_old, "0") ==
+		    strlen(req->expect_old);
+
+		snprintf(bref, sizeof(bref), "refs/heads/%s", cfg->branch);
+		if (git_reference_name_to_id(&oid, c.repo, bref) == 0)
+			git_oid_tostr(now, sizeof(now), &oid);
+		git_error_clear();
+		if (absent ? now[0] != '\0' :
+		    strcmp(now, req->expect_old) != 0) {
+			snprintf(c.err, sizeof(c.err), "%s moved to %.7s while "
+			    "this push waited for the deploy lock (another "
+			    "push came first): fetch, merge and push again",
+			    bref, now[0] ? now : "nothing");
+			goto out;
+		}
+	}
 	if (repo_resolve(c.repo, rev, &oid, c.err, sizeof(c.err)) == -1)
 		goto out;
 	git_oid_tostr(short_sha, sizeof(short_sha), &oid);
@@ -515,8 +535,9 @@ deploy_run(const struct deploy_req *req)
 		c.rs.prev_link[n > 0 ? n : 0] = '\0';
 	}
 	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
-		log_info("commit %s is already live (release %s): nothing to do",
-		    short_sha, cur.id);
+		if (!req->settle)
+			log_info("commit %s is already live (release %s): "
+			    "nothing to do", short_sha, cur.id);
 		rc = 0;
 		goto out;
 	}

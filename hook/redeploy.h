@@ -42,6 +42,8 @@ enum refs_verdict {
 struct refs_update {
 	char	*ref;
 	int	 deleted;	/* known deleted (post-receive new = 0...0) */
+	char	 old[GIT_OID_HEXSZ + 1];	/* from "old new ref" lines */
+	char	 new[GIT_OID_HEXSZ + 1];
 };
 struct refs {
 	struct refs_update *v;
@@ -50,6 +52,7 @@ struct refs {
 int	refs_from_args(struct refs *r, int argc, char **argv);
 int	refs_from_lines(struct refs *r, const char *text, char *err, size_t n);
 enum refs_verdict refs_judge(const struct refs *r, const char *branch_ref);
+const struct refs_update *refs_find(const struct refs *r, const char *ref);
 void	refs_free(struct refs *r);
 
 /* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
@@ -170,6 +173,9 @@ struct deploy_req {
 	const char	*rev;		/* NULL: the branch tip (read under lock) */
 	const char	*ref;		/* what the pusher pushed, for metadata */
 	const char	*pusher;
+	const char	*expect_old;	/* pre-receive: the branch must still
+					 * be here (0...0: absent) */
+	int		 settle;	/* after a push: quiet when live */
 };
 int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
@@ -177,6 +183,11 @@ int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+
+/* prereceive.c - deploy before git moves the ref */
+int	prereceive_run(const struct config *cfg, const char *git_dir,
+	    const struct refs *refs, const char *branch_ref,
+	    const char *pusher);
 
 /* client.c - requests to the agent */
 struct client_reply {
@@ -200,7 +211,7 @@ int	ops_restart(const struct config *cfg);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
-	    const char *self);
+	    const char *self, int pre);
 
 /* check.c */
 int	check_run(const struct config *cfg);
