@@ -639,7 +639,7 @@ deploy_rollback_target(const struct release_list *l, const char *want,
 		return NULL;
 	}
 	for (i = c == l->n ? 0 : c + 1; i < l->n; i++)
-		if (strcmp(l->v[i].result, "deployed") == 0)
+		if (strcmp(l->v[i].result, "failed") != 0)
 			return &l->v[i];
 	snprintf(err, n, "no earlier good release to roll back to (see "
 	    "'redeploy releases')");
@@ -709,8 +709,9 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	snprintf(rel.result, sizeof(rel.result), "deployed");
-	if (strcmp(target->result, "deployed") != 0 &&
-	    release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
+	rel.reason[0] = '\0';
+	if ((strcmp(target->result, "deployed") != 0 ||
+	    target->reason[0] != '\0') && release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
 		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
 	    "result=deployed", rel.id, rel.commit, req->pusher,

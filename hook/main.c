@@ -333,10 +333,11 @@ cmd_releases(const char *cfgpath, int argc, char **argv)
 		if (l.v[i].time == 0 || gmtime_r(&t, &tm) == NULL ||
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
 			snprintf(when, sizeof(when), "-");
-		printf("%s %s  %.7s  %-8s  %-12s  %s\n",
+		printf("%s %s  %.7s  %-8s  %-12s  %s%s%s\n",
 		    l.v[i].current ? "*" : " ", l.v[i].id,
 		    l.v[i].commit[0] ? l.v[i].commit : "-", l.v[i].result,
-		    l.v[i].pusher[0] ? l.v[i].pusher : "-", when);
+		    l.v[i].pusher[0] ? l.v[i].pusher : "-", when,
+		    l.v[i].reason[0] ? "  " : "", l.v[i].reason);
 	}
 	rc = 0;
 out:

@@ -60,9 +60,11 @@ int
 ops_status(const struct config *cfg, int json)
 {
 	struct client_reply r;
-	char err[ERRLEN] = "", up[32];
+	char err[ERRLEN] = "", up[32], tip[ERRLEN];
 	json_t *ex, *v;
 
+	if (!json && tip_differs(cfg, tip, sizeof(tip)))
+		printf("%s\n", tip);
 	if (ops_need_agent(cfg) == -1)
 		return EXIT_USAGE;
 	if (client_call(cfg, "GET", "/status", 10, &r, err, sizeof(err)) == -1 ||

@@ -68,6 +68,7 @@ struct release {
 	char	 pusher[64];
 	char	 result[16];	/* deployed | failed */
 	char	 build[256];	/* modes and owner it was built with */
+	char	 reason[256];	/* why it is failed or was not started */
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
@@ -212,6 +213,9 @@ int	ops_restart(const struct config *cfg);
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
 	    const char *self, int pre);
+
+/* tip.c - the branch tip against what is live */
+int	tip_differs(const struct config *cfg, char *msg, size_t n);
 
 /* check.c */
 int	check_run(const struct config *cfg);
