@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Copyright (c) 2026 The redeploy authors
-# t1320-attributes: a release is `git archive` of its commit, .gitattributes
+# t1360-attributes: a release is `git archive` of its commit, .gitattributes
 # applied (export-ignore, export-subst, text/eol/text=auto, ident, nested
 # files, info/attributes), in both hook modes; an attribute change rewrites
 # files whose blobs did not change, without writing through the earlier
