@@ -11,7 +11,8 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-pre_repo() {
+# shellcheck disable=SC2120 # config lines, when a test needs them
+pre_repo() {	# [EXTRA DEPLOY LINES...]
 	rm -rf "$LIVE" "$REPO" "$WORK"
 	mkdir -p "$LIVE"
 	git init -q --bare "$REPO"
@@ -106,7 +107,7 @@ branch_and_tag() {
 		fail "push of branch + tag failed"
 	output_has "ignoring refs/tags/v2: only refs/heads/master deploys"
 	assert_live_is_tip
-	[ "$(git -C "$REPO" rev-parse v2^{commit})" = "$(tip)" ] || fail "tag missing"
+	[ "$(git -C "$REPO" rev-parse "v2^{commit}")" = "$(tip)" ] || fail "tag missing"
 	# a tag alone deploys nothing
 	make_site 3
 	git -C "$WORK" tag v3
@@ -174,6 +175,7 @@ concurrent_pushes() {
 	git -C "$w2" push -q origin HEAD:master >"$T/push2.out" 2>&1 &
 	p2=$!
 	# both wait for the deploy lock, then go one after the other
+	# shellcheck disable=SC2016 # expanded by wait_for
 	wait_for '[ "$(hook_pids | wc -l)" -ge 2 ]' 30
 	release_lock
 	wait "$p1" || rc1=$?

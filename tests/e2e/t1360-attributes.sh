@@ -25,6 +25,7 @@ mode_repo() {	# MODE: post-update | pre-receive
 	git -C "$WORK" remote add origin "$REPO"
 }
 
+# shellcheck disable=SC2016 # $Format and $Id are the files' own text
 rich_tree() {
 	mkdir -p "$WORK/sub/deeper" "$WORK/tests" "$WORK/docs/dev"
 	printf 'echo a\necho b\n' >"$WORK/run.bat"
@@ -32,10 +33,12 @@ rich_tree() {
 	printf 'has\r\ncrlf\r\n' >"$WORK/crlf.txt"
 	printf 'bin\0ary\nlf\n' >"$WORK/data.txt"
 	printf 'plain\nlf\n' >"$WORK/plain.cfg"
-	printf 'v=$Format:%%H %%h %%T %%t %%P %%p$\n' >"$WORK/version.txt"
-	printf 'a=$Format:%%an <%%ae> %%ad|%%aD|%%ai|%%aI|%%at$\n' >>"$WORK/version.txt"
-	printf 'c=$Format:%%cn <%%ce> %%cd|%%cD|%%ci|%%cI|%%ct$\n' >>"$WORK/version.txt"
-	printf 's=$Format:%%s%%n%%%%$ no $Format: end\n' >>"$WORK/version.txt"
+	{
+		printf 'v=$Format:%%H %%h %%T %%t %%P %%p$\n'
+		printf 'a=$Format:%%an <%%ae> %%ad|%%aD|%%ai|%%aI|%%at$\n'
+		printf 'c=$Format:%%cn <%%ce> %%cd|%%cD|%%ci|%%cI|%%ct$\n'
+		printf 's=$Format:%%s%%n%%%%$ no $Format: end\n'
+	} >"$WORK/version.txt"
 	printf '/* $Id$ */\nint x;\n' >"$WORK/id.c"
 	printf 'test\n' >"$WORK/tests/t1"
 	printf 'dev\n' >"$WORK/docs/dev/notes"
@@ -74,8 +77,10 @@ assert_converted() {
 		fail "export-subst not expanded: $(cat "$c/version.txt")"
 	grep -q "Id: $(git -C "$REPO" rev-parse HEAD:id.c) " "$c/id.c" ||
 		fail "ident not expanded: $(cat "$c/id.c")"
-	[ ! -e "$c/tests" ] && [ ! -e "$c/docs/dev" ] && [ ! -e "$c/local.cfg" ] &&
-		[ -e "$c/docs/index.md" ] || fail "export-ignore not applied"
+	if [ -e "$c/tests" ] || [ -e "$c/docs/dev" ] || [ -e "$c/local.cfg" ] ||
+		[ ! -e "$c/docs/index.md" ]; then
+		fail "export-ignore not applied"
+	fi
 }
 
 attributes_both_modes() {
@@ -163,6 +168,7 @@ lfs_refused() {
 	assert_current "$id"
 }
 
+# shellcheck disable=SC2016 # $Format is the file's own text
 subst_unknown_refused() {
 	mode_repo pre-receive
 	printf 'v=$Format:%%d$\n' >"$WORK/v.txt"

@@ -14,6 +14,7 @@
 HISTORY=${REPLAY_HISTORY:-60}
 LAST=${REPLAY_LAST:-25}
 
+# shellcheck disable=SC2016,SC2034 # file contents; read through pick
 ATTR_LINES=(
 	'*.txt text eol=crlf'
 	'*.txt text=auto'
@@ -27,6 +28,7 @@ ATTR_LINES=(
 	'*.dat binary'
 	'* text=auto eol=lf'
 )
+# shellcheck disable=SC2034 # read through pick
 EXTS=(txt bat c md tmp dat cfg)
 
 pick() {	# ARRAY-NAME: one element at random
@@ -41,6 +43,7 @@ random_file() {
 	printf '%s' "${f#./}"
 }
 
+# shellcheck disable=SC2016 # $Id and $Format are the files' own text
 content() {	# PATH
 	case $((RANDOM % 5)) in
 	0) printf 'line %s\r\nwith crlf %s\r\n' "$RANDOM" "$1" ;;
@@ -51,6 +54,7 @@ content() {	# PATH
 	esac
 }
 
+# shellcheck disable=SC2016 # $Format is the file's own text
 one_change() {
 	local d f n
 	d=$(pick DIRS)
@@ -98,8 +102,10 @@ one_change() {
 	return 0
 }
 
+# shellcheck disable=SC2016 # $Format is the file's own text
 make_history() {
 	local i k
+	# shellcheck disable=SC2034 # read through pick
 	DIRS=(. a a/b c gen docs docs/deep)
 	RANDOM=9
 	printf 'version $Format:%%H$\n' >"$WORK/ver.txt"

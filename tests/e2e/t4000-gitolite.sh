@@ -308,6 +308,55 @@ refusals() {
 	same_snapshots "$SNAP/installed" "$SNAP/refused"
 }
 
+# --pre-receive: the deploy runs before the ref moves, over ssh too; a
+# failed deploy refuses the push.  Then back to the post-update install.
+pre_receive_over_ssh() {
+	local id before hook=$GLHOME/local/hooks/repo-specific/$HOOK_NAME
+	install_hook --remove
+	[ "$rc" -eq 0 ] || fail "--remove exited $rc: $(cat "$T/inst.out")"
+	install_hook --pre-receive
+	[ "$rc" -eq 0 ] || fail "--pre-receive exited $rc: $(cat "$T/inst.out")"
+	[ "$(readlink "$REPO/hooks/pre-receive")" = "$GLHOME/local/hooks/multi-hook-driver" ] ||
+		fail "$REPO/hooks/pre-receive is not gitolite's driver: $(ls -l "$REPO/hooks")"
+	[ "$(readlink "$REPO/hooks/pre-receive.h00-$HOOK_NAME")" = "$hook" ] ||
+		fail "no pre-receive.h00-$HOOK_NAME link: $(ls -l "$REPO/hooks")"
+	[ "$(readlink "$REPO/hooks/post-update.h00-$HOOK_NAME")" = "$hook" ] ||
+		fail "no post-update.h00-$HOOK_NAME link: $(ls -l "$REPO/hooks")"
+	sh -n "$hook" || fail "$hook is not valid sh"
+	export GIT_SSH_COMMAND
+	GIT_SSH_COMMAND=$(ssh_cmd alice)
+	make_site 4
+	push || fail "push over ssh failed: $(cat "$T/push.out")"
+	output_has "remote: redeploy: release "
+	assert_deployed HEAD
+	id=$(live_id)
+	before=$(git --git-dir="$REPO" rev-parse master)
+	ln -sfn /etc/passwd "$WORK/escape"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "escaping link"
+	! push || fail "a failed deploy over ssh did not refuse the push"
+	output_has "remote: redeploy: deploy failed:"
+	output_has "! [remote rejected] HEAD -> master (pre-receive hook declined)"
+	[ "$(git --git-dir="$REPO" rev-parse master)" = "$before" ] ||
+		fail "the branch moved"
+	assert_current "$id"
+	git -C "$WORK" rm -q escape
+	git -C "$WORK" commit -q -m "no link"
+	push || fail "push after the fix failed: $(cat "$T/push.out")"
+	# shellcheck disable=SC2016 # expanded by wait_for
+	wait_for '[ -z "$(pgrep -f -- "-c $CONFIG hook")" ]' 60
+	wait_unlocked
+	assert_deployed master
+	grep -qx 'pusher=alice' "$LIVE/releases/$(live_id).meta" ||
+		fail "pusher is not alice"
+	install_hook --remove --pre-receive
+	[ "$rc" -eq 0 ] || fail "--remove --pre-receive exited $rc: $(cat "$T/inst.out")"
+	[ -z "$(find "$REPO/hooks" -name 'pre-receive*' ! -name '*.sample')" ] ||
+		fail "--remove left pre-receive hooks: $(ls -l "$REPO/hooks")"
+	install_hook
+	[ "$rc" -eq 0 ] || fail "reinstall exited $rc: $(cat "$T/inst.out")"
+}
+
 remove_all() {
 	local uid f left
 	install_hook --remove
@@ -374,6 +423,7 @@ TESTS=(
 	"alice pushes over ssh: live as the gitolite user, remote: redeploy:, pusher=alice:alice_pushes"
 	"a second run of the installer changes nothing and says so:install_again"
 	"a common post-update, unknown users and repositories are refused:refusals"
+	"--pre-receive over ssh: a failed deploy refuses alice's push:pre_receive_over_ssh"
 	"--remove, sshd stopped and userdel -r leave nothing behind:remove_all"
 )
 
