@@ -292,8 +292,11 @@ gl_snapshot() {	# DIR
 step6_hook() {
 	local hook=$GLHOME/local/hooks/repo-specific/$HOOK_NAME
 	# subst: --gitolite-user $GLU (INSTALL relies on the default gitolite3)
-	op "$SHARE/install-gitolite-hook" "$SITE" "$CONF" --gitolite-user "$GLU" \
-		>"$T/inst.out" 2>&1 || fail "install-gitolite-hook: $(cat "$T/inst.out")"
+	op "$SHARE/install-gitolite-hook" "$SITE" "$CONF" --pre-receive \
+		--gitolite-user "$GLU" >"$T/inst.out" 2>&1 ||
+		fail "install-gitolite-hook: $(cat "$T/inst.out")"
+	[ "$(readlink "$REPO/hooks/pre-receive.h00-$HOOK_NAME")" = "$hook" ] ||
+		fail "no pre-receive hook: $(ls -l "$REPO/hooks")"
 	output_has "installed: pushes to $SITE run /usr/local/bin/redeploy -c $CONF hook" \
 		"$T/inst.out"
 	grep -qxF "exec '/usr/local/bin/redeploy' -c '$CONF' hook \"\$@\"" "$hook" ||
@@ -303,8 +306,9 @@ step6_hook() {
 	output_has "configuration OK" "$T/check.out"
 	# the installer again: nothing changes
 	gl_snapshot "$T/snap1"
-	op "$SHARE/install-gitolite-hook" "$SITE" "$CONF" --gitolite-user "$GLU" \
-		>"$T/inst.out" 2>&1 || fail "second run: $(cat "$T/inst.out")"
+	op "$SHARE/install-gitolite-hook" "$SITE" "$CONF" --pre-receive \
+		--gitolite-user "$GLU" >"$T/inst.out" 2>&1 ||
+		fail "second run: $(cat "$T/inst.out")"
 	output_has "already installed; nothing changed" "$T/inst.out"
 	gl_snapshot "$T/snap2"
 	diff -r "$T/snap1" "$T/snap2" || fail "the second run changed files (above)"
@@ -401,7 +405,7 @@ step10_remove() {
 	agent=$(cat "$PIDFILE")
 	op /etc/init.d/redeployd stop "$SITE" >"$T/init.out" 2>&1 ||
 		fail "init stop: $(cat "$T/init.out")"
-	op "$SHARE/install-gitolite-hook" --remove "$SITE" "$CONF" \
+	op "$SHARE/install-gitolite-hook" --remove "$SITE" "$CONF" --pre-receive \
 		--gitolite-user "$GLU" >"$T/inst.out" 2>&1 ||	# subst: --gitolite-user
 		fail "--remove: $(cat "$T/inst.out")"
 	op "$SHARE/setup-authbind" --remove "$port" www-data >"$T/ab.out" 2>&1 ||
