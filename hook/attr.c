@@ -53,6 +53,8 @@
 #include "redeploy.h"
 
 #define ATTR_N	8
+#define ATTR_FLMAX	16	/* cached filter lists per writer */
+#define ATTR_SLOT(flags)	((int)((flags) >> 8) - 1)
 static const char *attr_names[ATTR_N] = {
 	"export-ignore", "export-subst", "filter", "working-tree-encoding",
 	"text", "eol", "crlf", "ident"
@@ -69,6 +71,15 @@ struct attr {
 	int		 convert_always;	/* core.autocrlf / core.eol set */
 	git_index	*index;		/* the commit's tree */
 	git_buf		 out;		/* the last filtered file */
+	/* One filter list per distinct (text, eol, crlf, ident): loading
+	 * one costs several attribute lookups, and paths with the same
+	 * values get the same filters (only the content decides more). */
+	struct {
+		char		 key[160];
+		git_filter_list	*fl;
+		int		 loaded;
+	} fl[ATTR_FLMAX];
+	int		 nfl;
 };
 
 struct attr_acc {
@@ -275,6 +286,8 @@ attr_close(struct attr *a)
 	git_repository_free(a->dirrepo);
 	git_index_free(a->index);
 	git_buf_dispose(&a->out);
+	while (a->nfl > 0)
+		git_filter_list_free(a->fl[--a->nfl].fl);
 	free(a);
 }
 
@@ -297,6 +310,35 @@ attr_dirrepo(struct attr *a, char *err, size_t n)
 	}
 	git_repository_set_index(a->dirrepo, a->index);
 	return 0;
+}
+
+/* The filter-list slot for these values, plus one; 0 when none is free. */
+static unsigned
+attr_slot(struct attr *a, const char **v)
+{
+	char key[sizeof(a->fl[0].key)];
+	size_t len = 0;
+	int i;
+
+	for (i = A_TEXT; i <= A_IDENT; i++) {
+		const char *s = GIT_ATTR_IS_UNSPECIFIED(v[i]) ? "\x01u" :
+		    GIT_ATTR_IS_TRUE(v[i]) ? "\x01t" :
+		    GIT_ATTR_IS_FALSE(v[i]) ? "\x01f" : v[i];
+		int w = snprintf(key + len, sizeof(key) - len, "%s\x1f", s);
+
+		if (w < 0 || (size_t)w >= sizeof(key) - len)
+			return 0;	/* too long to cache: load per file */
+		len += (size_t)w;
+	}
+	for (i = 0; i < a->nfl; i++)
+		if (strcmp(a->fl[i].key, key) == 0)
+			return (unsigned)i + 1;
+	if (a->nfl == ATTR_FLMAX)
+		return 0;
+	memcpy(a->fl[a->nfl].key, key, len + 1);
+	a->fl[a->nfl].fl = NULL;
+	a->fl[a->nfl].loaded = 0;
+	return (unsigned)++a->nfl;
 }
 
 /*
@@ -355,6 +397,8 @@ attr_path(struct attr *a, const char *path, int is_dir, unsigned *flags,
 	for (i = A_TEXT; i <= A_IDENT; i++)
 		if (!GIT_ATTR_IS_UNSPECIFIED(v[i]))
 			*flags |= ATTR_CONVERT;
+	if (*flags & ATTR_CONVERT)
+		*flags |= attr_slot(a, v) << 8;
 	return 0;
 }
 
@@ -544,8 +588,9 @@ attr_content(struct attr *a, git_blob *blob, const char *path,
     size_t n)
 {
 	git_filter_options fo;
-	git_filter_list *fl = NULL;
+	git_filter_list *fl = NULL, *own = NULL;
 	struct attr_acc o = { 0 };
+	int slot = ATTR_SLOT(flags);
 	const char *src;
 	size_t srclen;
 	int rc = -1;
@@ -560,10 +605,22 @@ attr_content(struct attr *a, git_blob *blob, const char *path,
 		/* attributes from the index of the commit's tree (bare: no
 		 * working directory source), as in attr_path() */
 		fo.flags = GIT_FILTER_NO_SYSTEM_ATTRIBUTES;
-		if (git_filter_list_load_ext(&fl, a->repo, blob, path,
-		    GIT_FILTER_TO_WORKTREE, &fo) != 0 ||
-		    (fl != NULL && git_filter_list_apply_to_blob(&a->out, fl,
-		    blob) != 0)) {
+		if (slot >= 0 && a->fl[slot].loaded)
+			fl = a->fl[slot].fl;
+		else if (git_filter_list_load_ext(&fl, a->repo, blob, path,
+		    GIT_FILTER_TO_WORKTREE, &fo) == 0) {
+			if (slot >= 0) {
+				a->fl[slot].fl = fl;
+				a->fl[slot].loaded = 1;
+			} else
+				own = fl;
+		} else {
+			snprintf(err, n, "converting '%s' to its working-tree "
+			    "form: %s", path, attr_giterr());
+			goto out;
+		}
+		if (fl != NULL && git_filter_list_apply_to_blob(&a->out, fl,
+		    blob) != 0) {
 			snprintf(err, n, "converting '%s' to its working-tree "
 			    "form: %s", path, attr_giterr());
 			goto out;
@@ -591,6 +648,6 @@ attr_content(struct attr *a, git_blob *blob, const char *path,
 	rc = 0;
 out:
 	free(o.p);
-	git_filter_list_free(fl);
+	git_filter_list_free(own);
 	return rc;
 }
