@@ -351,7 +351,6 @@ attr_path(struct attr *a, const char *path, int is_dir, unsigned *flags,
 {
 	git_attr_options opts;
 	const char *v[ATTR_N];
-	int i;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.version = GIT_ATTR_OPTIONS_VERSION;
@@ -392,11 +391,13 @@ attr_path(struct attr *a, const char *path, int is_dir, unsigned *flags,
 	}
 	if (GIT_ATTR_IS_TRUE(v[A_SUBST]))
 		*flags |= ATTR_SUBST;
-	if (a->convert_always)
+	/* To the working tree git only ever turns LF into CRLF and expands
+	 * $Id$: without eol=crlf, ident or core.autocrlf/core.eol there is
+	 * nothing to convert (text, text=auto, eol=lf, binary...). */
+	if (a->convert_always || GIT_ATTR_IS_TRUE(v[A_IDENT]) ||
+	    (git_attr_value(v[A_EOL]) == GIT_ATTR_VALUE_STRING &&
+	    strcmp(v[A_EOL], "crlf") == 0))
 		*flags |= ATTR_CONVERT;
-	for (i = A_TEXT; i <= A_IDENT; i++)
-		if (!GIT_ATTR_IS_UNSPECIFIED(v[i]))
-			*flags |= ATTR_CONVERT;
 	if (*flags & ATTR_CONVERT)
 		*flags |= attr_slot(a, v) << 8;
 	return 0;
