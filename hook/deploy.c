@@ -416,6 +416,41 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 	git_commit_free(commit);
 }
 
+/*
+ * Without the lock: is the branch tip the live release's commit?  current
+ * and a release's metadata only ever change by rename(2), so what is read
+ * is whole; a deploy under way finds out for itself under the lock.
+ */
+static int
+deploy_tip_is_live(struct deploy_ctx *c, char *id, size_t n, char *short_sha)
+{
+	const struct config *cfg = c->cfg;
+	struct release cur;
+	git_repository *repo = NULL;
+	git_oid tip;
+	char ref[300], err[ERRLEN];
+	int rfd = -1, live = 0;
+
+	if (release_current(c->pathfd, id, n) == -1 ||
+	    (rfd = openat(c->pathfd, "releases", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    release_meta_read(rfd, id, &cur) == -1 ||
+	    repo_open(&repo, c->req->repo_path, err, sizeof(err)) == -1)
+		goto out;
+	snprintf(ref, sizeof(ref), "refs/heads/%s", cfg->branch);
+	if (git_reference_name_to_id(&tip, repo, ref) == 0 &&
+	    strcmp(git_oid_tostr_s(&tip), cur.commit) == 0) {
+		git_oid_tostr(short_sha, 8, &tip);
+		live = 1;
+	}
+	git_error_clear();
+out:
+	if (rfd != -1)
+		close(rfd);
+	git_repository_free(repo);
+	return live;
+}
+
 int
 deploy_run(const struct deploy_req *req)
 {
@@ -447,6 +482,16 @@ deploy_run(const struct deploy_req *req)
 		    "it, owned by the repository's user)", cfg->path,
 		    strerror(errno));
 		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	/* The branch tip live already (a post-update run after pre-receive
+	 * deployed it): say so without waiting behind housekeeping. */
+	if (req->rev == NULL && deploy_tip_is_live(&c, curid, sizeof(curid),
+	    short_sha)) {
+		if (!req->settle)
+			log_info("commit %s is already live (release %s): "
+			    "nothing to do", short_sha, curid);
+		rc = 0;
 		goto out;
 	}
 	snprintf(what, sizeof(what), "the deploy of %s by %s", req->rev ? req->rev :
