@@ -583,9 +583,8 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 	struct co_walk *cw = payload;
 	const struct config *cfg = cw->w->co->o->cfg;
 	char path[4096], target[CO_MAXLINK];
-
 	struct stat st;
-	unsigned aflags;
+	unsigned aflags = 0;
 
 	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
 	if (vet_is_shared(&cfg->shared, path))
@@ -595,10 +594,13 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		if (git_tree_entry_filemode(e) == GIT_FILEMODE_TREE)
 			return fstatat(cw->w->co->o->root_fd, path, &st,
 			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT;
-		if (attr_path(cw->w->attr, path, 0, &aflags, cw->w->err,
+		/* files are only counted: no lookup for them */
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK &&
+		    attr_path(cw->w->attr, path, 0, &aflags, cw->w->err,
 		    sizeof(cw->w->err)) == -1)
 			return -1;
-		if (aflags & ATTR_IGNORE)
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK &&
+		    (aflags & ATTR_IGNORE))
 			return 0;
 	}
 	switch (git_tree_entry_filemode(e)) {
