@@ -32,6 +32,14 @@
  * empty index alone.  Files and filters use the bare handle, so no
  * half-written file of the release is ever read as a .gitattributes.
  *
+ * A libgit2 lookup costs some 60 us (mostly stat(2)s of info/attributes),
+ * a second per 20,000 files, so files are asked about once per directory
+ * and class: when every pattern of every source is a plain basename glob
+ * (only '*' and '?' wildcards, no '/', no quoting), two files of one
+ * directory that match the same set of patterns get the same answer from
+ * libgit2, and the first answer serves the rest.  Any other pattern turns
+ * this off and every file is asked about.
+ *
  * attr_scan() decides once per deploy whether any of this is in use (when
  * not, the writer makes no lookup at all) and gives a signature that goes
  * into the release's build string: a release is reused for hard links only
@@ -42,6 +50,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +64,8 @@
 
 #define ATTR_N	8
 #define ATTR_FLMAX	16	/* cached filter lists per writer */
+#define ATTR_MAXPAT	64	/* basename patterns for the class cache */
+#define ATTR_CLASSES	32	/* classes remembered per directory */
 #define ATTR_SLOT(flags)	((int)((flags) >> 8) - 1)
 static const char *attr_names[ATTR_N] = {
 	"export-ignore", "export-subst", "filter", "working-tree-encoding",
@@ -80,6 +92,16 @@ struct attr {
 		int		 loaded;
 	} fl[ATTR_FLMAX];
 	int		 nfl;
+	/* the class cache (see the top of this file) */
+	int		 classes;	/* every pattern is a basename glob */
+	char		*pat[ATTR_MAXPAT];
+	int		 npat;
+	char		 cdir[4096];
+	struct {
+		uint64_t	 mask;
+		unsigned	 flags;
+	} cls[ATTR_CLASSES];
+	int		 ncls;
 };
 
 struct attr_acc {
@@ -233,6 +255,94 @@ out:
 	return rc;
 }
 
+/* Take the patterns of one attributes file for the class cache. */
+static void
+attr_patterns(struct attr *a, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *e, *t;
+	size_t plen;
+	int i;
+
+	while (a->classes && p < end) {
+		e = memchr(p, '\n', (size_t)(end - p));
+		if (e == NULL)
+			e = end;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		for (t = p; t < e && *t != ' ' && *t != '\t' && *t != '\r'; t++)
+			;
+		plen = (size_t)(t - p);
+		if (plen == 0 || *p == '#' || (plen > 6 &&
+		    memcmp(p, "[attr]", 6) == 0)) {
+			p = e + 1;
+			continue;
+		}
+		if (*p == '"' || *p == '!' || memchr(p, '[', plen) ||
+		    memchr(p, '\\', plen) || memchr(p, '\0', plen) ||
+		    (memchr(p, '/', plen) && (memchr(p, '/', plen) !=
+		    p + plen - 1))) {
+			a->classes = 0;	/* not a plain basename glob */
+			break;
+		}
+		if (p[plen - 1] == '/') {	/* directories only: no file */
+			p = e + 1;
+			continue;
+		}
+		for (i = 0; i < a->npat; i++)
+			if (strlen(a->pat[i]) == plen &&
+			    memcmp(a->pat[i], p, plen) == 0)
+				break;
+		if (i == a->npat) {
+			if (a->npat == ATTR_MAXPAT ||
+			    (a->pat[a->npat] = strndup(p, plen)) == NULL) {
+				a->classes = 0;
+				break;
+			}
+			a->npat++;
+		}
+		p = e + 1;
+	}
+}
+
+/* Every attribute source of the commit, for the class cache. */
+static void
+attr_collect(struct attr *a)
+{
+	const git_index_entry *ie;
+	git_blob *blob = NULL;
+	char p[4096], *info = NULL;
+	size_t i, n = git_index_entrycount(a->index), len, infolen;
+	int fd;
+
+	a->classes = 1;
+	for (i = 0; i < n && a->classes; i++) {
+		ie = git_index_get_byindex(a->index, i);
+		len = strlen(ie->path);
+		if (len < 14 || strcmp(ie->path + len - 14, ".gitattributes") ||
+		    (len > 14 && ie->path[len - 15] != '/'))
+			continue;
+		if (git_blob_lookup(&blob, a->repo, &ie->id) != 0) {
+			a->classes = 0;
+			break;
+		}
+		attr_patterns(a, git_blob_rawcontent(blob),
+		    (size_t)git_blob_rawsize(blob));
+		git_blob_free(blob);
+		blob = NULL;
+	}
+	snprintf(p, sizeof(p), "%s/info", a->repo_path);
+	if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		if (fs_read_small(fd, "attributes", 1 << 20, &info,
+		    &infolen) == 0)
+			attr_patterns(a, info, infolen);
+		else if (errno != ENOENT)
+			a->classes = 0;
+		close(fd);
+	}
+	free(info);
+	git_error_clear();
+}
+
 int
 attr_open(struct attr **out, git_repository *repo, const char *repo_path,
     const git_oid *commit, int root_fd, char *err, size_t n)
@@ -265,6 +375,7 @@ attr_open(struct attr **out, git_repository *repo, const char *repo_path,
 	a->index = idx;
 	a->repo_path = repo_path;
 	a->root_fd = root_fd;
+	attr_collect(a);
 	if (git_repository_config_snapshot(&cfg, repo) == 0) {
 		if (git_config_get_string_buf(&v, cfg, "core.autocrlf") == 0 ||
 		    git_config_get_string_buf(&v, cfg, "core.eol") == 0)
@@ -288,6 +399,8 @@ attr_close(struct attr *a)
 	git_buf_dispose(&a->out);
 	while (a->nfl > 0)
 		git_filter_list_free(a->fl[--a->nfl].fl);
+	while (a->npat > 0)
+		free(a->pat[--a->npat]);
 	free(a);
 }
 
@@ -341,12 +454,53 @@ attr_slot(struct attr *a, const char **v)
 	return (unsigned)++a->nfl;
 }
 
+static int attr_lookup(struct attr *, const char *, int, unsigned *, char *,
+    size_t);
+
 /*
  * What to do with PATH: 0 and *flags (ATTR_IGNORE, ATTR_CONVERT,
  * ATTR_SUBST), or -1 with the reason in err (a driver we cannot apply).
  */
 int
 attr_path(struct attr *a, const char *path, int is_dir, unsigned *flags,
+    char *err, size_t n)
+{
+	const char *base = strrchr(path, '/');
+	size_t dlen = base ? (size_t)(base - path) : 0;
+	uint64_t mask = 0;
+	int i;
+
+	base = base ? base + 1 : path;
+	if (!is_dir && a->classes && dlen < sizeof(a->cdir)) {
+		if (strncmp(a->cdir, path, dlen) != 0 ||
+		    a->cdir[dlen] != '\0') {
+			memcpy(a->cdir, path, dlen);
+			a->cdir[dlen] = '\0';
+			a->ncls = 0;
+		}
+		for (i = 0; i < a->npat; i++)
+			if (fnmatch(a->pat[i], base, 0) == 0)
+				mask |= (uint64_t)1 << i;
+		for (i = 0; i < a->ncls; i++)
+			if (a->cls[i].mask == mask) {
+				*flags = a->cls[i].flags;
+				return 0;
+			}
+	}
+	if (attr_lookup(a, path, is_dir, flags, err, n) == -1)
+		return -1;
+	if (!is_dir && a->classes && dlen < sizeof(a->cdir) &&
+	    a->ncls < ATTR_CLASSES) {
+		a->cls[a->ncls].mask = mask;
+		a->cls[a->ncls].flags = *flags;
+		a->ncls++;
+	}
+	return 0;
+}
+
+/* attr_path() without the class cache: ask libgit2. */
+static int
+attr_lookup(struct attr *a, const char *path, int is_dir, unsigned *flags,
     char *err, size_t n)
 {
 	git_attr_options opts;
