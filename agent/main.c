@@ -20,12 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "log.h"
 #include "redeployd.h"
 #include "token.h"
@@ -53,6 +55,7 @@ struct agent {
 	struct svc	*svc;
 	struct http	*http;
 	struct config	 cfg[2];	/* the live one and a reload */
+	struct sockets	 socks;		/* [service] listen, held for life */
 	int		 live;
 	const char	*cfgpath;
 	int		 sigfd;
@@ -86,6 +89,20 @@ agent_reload(struct agent *a)
 		    "reason=\"listen, token_file and user need a restart of "
 		    "redeployd; the rest applies at the next restart\"",
 		    a->cfgpath);
+	if (next->has_service && !sockets_same(&a->socks, next))
+		log_event(LOG_WARNING, "reload config=%s result=partial "
+		    "reason=\"[service] listen changed; redeployd keeps the "
+		    "sockets it holds (%s) until it is restarted\"", a->cfgpath,
+		    a->socks.n ? a->socks.listen : "none");
+	if (next->has_service && (next->svc_listen.n > 0) !=
+	    (a->socks.n > 0)) {
+		log_event(LOG_ERR, "reload config=%s result=refused "
+		    "reason=\"[service] listen cannot be added or removed "
+		    "without a restart of redeployd; keeping the running "
+		    "config\"", a->cfgpath);
+		config_free(next);
+		return;
+	}
 	if (!next->has_service) {
 		config_free(next);
 		return;
@@ -124,16 +141,19 @@ agent_signal(void *arg, uint32_t events)
 static int
 agent_self(const struct config *cfg, char *home, size_t n)
 {
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw;
 	const char *h = getenv("HOME");
 
-	if (cfg->user != NULL && (pw == NULL ||
-	    strcmp(pw->pw_name, cfg->user) != 0)) {
+	/* by id: the config may name the user by number */
+	pw = cfg->user ? ids_user(cfg->user) : NULL;
+	if (cfg->user != NULL && (pw == NULL || pw->pw_uid != getuid())) {
+		pw = getpwuid(getuid());
 		log_warnx("[service] user '%s' needs redeployd to start as root "
 		    "(or unset it to run the service as '%s')", cfg->user,
 		    pw ? pw->pw_name : "this user");
 		return -1;
 	}
+	pw = getpwuid(getuid());
 	snprintf(home, n, "%s", h ? h : pw ? pw->pw_dir : "/");
 	return 0;
 }
@@ -147,7 +167,7 @@ agent_token_gid(const struct config *cfg, gid_t *gid)
 	*gid = getgid();
 	if (name == NULL)
 		return 0;
-	if ((gr = getgrnam(name)) == NULL) {
+	if ((gr = ids_group(name)) == NULL) {
 		log_warnx("token_group '%s' is not a group on this machine",
 		    name);
 		return -1;
@@ -237,8 +257,14 @@ main(int argc, char **argv)
 			printf("redeployd %s\n", REDEPLOY_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "redeployd: unknown option '%s' (see "
-			    "'redeployd --help')\n", argv[optind - 1]);
+			if (optopt == 'c')
+				fprintf(stderr, "redeployd: option '%s' needs "
+				    "a config file (redeployd -c FILE)\n",
+				    argv[optind - 1]);
+			else
+				fprintf(stderr, "redeployd: unknown option "
+				    "'%s' (see 'redeployd --help')\n",
+				    argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -275,7 +301,7 @@ main(int argc, char **argv)
 		if (privdrop_resolve(cfg->user, cfg->svc_group, &pd, err,
 		    sizeof(err)) == -1 || agent_token_gid(cfg, &tgid) == -1) {
 			if (pd.uid == (uid_t)-1 && err[0])
-				log_warnx("%s", err);
+				log_warnx("%s: %s", cfg->file, err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -284,15 +310,17 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* Nothing is created in a directory others can write; -n says so
+	 * too, or it would pass a config that cannot start. */
+	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		if (check)
+			rc = EXIT_USAGE;
+		goto out;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		rc = 0;
-		goto out;
-	}
-
-	/* Nothing is created in a directory others can write. */
-	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
 		goto out;
 	}
 	snprintf(tokpath, sizeof(tokpath), "%s", cfg->token_file);
@@ -318,6 +346,13 @@ main(int argc, char **argv)
 		log_warnx("%s", err[0] ? err : "cannot stop the old service");
 		break;
 	}
+	/* The service's public sockets, bound while we are root. */
+	if (cfg->svc_listen.n > 0 && sockets_open(&a.socks, cfg, root ?
+	    pd.uid : (uid_t)-1, root ? pd.gid : (gid_t)-1, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto out;
+	}
 	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		goto out;
@@ -334,6 +369,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Orphans of the service come to us, not to init, so that a stop
+	 * can find and end every process the service started. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+		log_warn("PR_SET_CHILD_SUBREAPER");
+		goto out;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -354,6 +395,7 @@ main(int argc, char **argv)
 		log_warn("starting the event loop");
 		goto out;
 	}
+	svc_set_sockets(a.svc, &a.socks);
 	if ((a.http = http_new(a.loop, lfd, token, a.svc, cfg, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
@@ -361,9 +403,10 @@ main(int argc, char **argv)
 	}
 	lfd = -1;	/* libmicrohttpd owns it now */
 	explicit_bzero(token, sizeof(token));
-	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s config=%s",
-	    (long)getpid(), cfg->listen_host, port, root ? pd.name :
-	    "(caller)", cfg->file);
+	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s mode=%s "
+	    "sockets=%zu config=%s", (long)getpid(), cfg->listen_host, port,
+	    root ? pd.name : "(caller)", svc_mode_name(cfg), a.socks.n,
+	    cfg->file);
 	svc_boot(a.svc);
 	if (loop_run(a.loop) == -1) {
 		log_warn("event loop");
@@ -391,6 +434,7 @@ out:
 		close(lfd);
 	if (pidfd != -1)
 		close(pidfd);
+	sockets_close(&a.socks);
 	config_free(&a.cfg[0]);
 	config_free(&a.cfg[1]);
 	return rc;

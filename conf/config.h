@@ -26,7 +26,13 @@ enum config_symlinks {
 enum config_ready {
 	READY_NONE = 0,
 	READY_TCP,		/* connect to host:port succeeds */
-	READY_HTTP		/* GET http://host:port/path answers 2xx */
+	READY_HTTP,		/* GET http://host:port/path answers 2xx */
+	READY_NOTIFY		/* READY=1 over NOTIFY_SOCKET (sd_notify) */
+};
+
+enum config_restart {
+	RESTART_STOP_FIRST = 0,	/* stop the old process, then start */
+	RESTART_OVERLAP		/* start beside the old; stop it when ready */
 };
 
 struct config_list {
@@ -49,6 +55,12 @@ struct config {
 	struct config_list shared;	/* normalised relative paths */
 	enum config_symlinks symlinks;	/* default SYMLINKS_INSIDE */
 	char	*syslog_tag;	/* default "redeploy" */
+	/* Limits on a pushed tree, checked before or while it is written. */
+	unsigned long long max_bytes;	/* file bytes a deploy writes, 2G */
+	unsigned long long max_file;	/* largest file, default 100M */
+	int	 max_entries;	/* files, links, dirs; default 100000 */
+	int	 max_depth;	/* path components; default 64 */
+	int	 allow_other_owner;	/* repository owned by another user */
 
 	/* [agent]; has_agent is 1 when the section is present */
 	int	 has_agent;
@@ -77,6 +89,9 @@ struct config {
 	double	 ready_timeout;	/* default 30 */
 	char	*log_tag;	/* default "www" */
 	struct config_list environment;	/* "KEY=VALUE" entries */
+	struct config_list svc_listen;	/* [service] listen, as written */
+	mode_t	 listen_mode;	/* unix sockets, default 0660 */
+	enum config_restart restart;	/* default overlap with listen */
 };
 
 /*

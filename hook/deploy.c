@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "ids.h"
 #include "log.h"
 #include "redeploy.h"
 
@@ -66,7 +67,7 @@ deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 		    "(the user that owns releases; never root)", cfg->file);
 		return -1;
 	}
-	if ((pw = getpwnam(cfg->owner)) == NULL) {
+	if ((pw = ids_user(cfg->owner)) == NULL) {
 		snprintf(err, n, "[deploy] owner '%s' is not a user on this "
 		    "machine", cfg->owner);
 		return -1;
@@ -79,7 +80,7 @@ deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	if (cfg->group != NULL) {
-		if ((gr = getgrnam(cfg->group)) == NULL) {
+		if ((gr = ids_group(cfg->group)) == NULL) {
 			snprintf(err, n, "[deploy] group '%s' is not a group on "
 			    "this machine", cfg->group);
 			return -1;
@@ -100,11 +101,11 @@ deploy_shared_owner(const struct config *cfg, uid_t uid, gid_t gid,
 	*suid = uid;
 	*sgid = gid;
 	if (geteuid() != 0 || cfg->user == NULL ||
-	    (pw = getpwnam(cfg->user)) == NULL)
+	    (pw = ids_user(cfg->user)) == NULL)
 		return;
 	*suid = pw->pw_uid;
 	*sgid = pw->pw_gid;
-	if (cfg->svc_group != NULL && (gr = getgrnam(cfg->svc_group)) != NULL)
+	if (cfg->svc_group != NULL && (gr = ids_group(cfg->svc_group)) != NULL)
 		*sgid = gr->gr_gid;
 }
 
@@ -115,8 +116,9 @@ deploy_build_sig(const struct config *cfg, uid_t uid, gid_t gid, char *buf,
 {
 	size_t i, len;
 
-	len = (size_t)snprintf(buf, n, "dir_mode=%04o file_mode=%04o uid=%ld "
-	    "gid=%ld shared=", (unsigned)cfg->dir_mode,
+	/* vet=2: a base checked by older rules is not built on (vet.c) */
+	len = (size_t)snprintf(buf, n, "vet=2 dir_mode=%04o file_mode=%04o "
+	    "uid=%ld gid=%ld shared=", (unsigned)cfg->dir_mode,
 	    (unsigned)cfg->file_mode,
 	    uid == (uid_t)-1 ? (long)geteuid() : (long)uid,
 	    gid == (gid_t)-1 ? (long)getegid() : (long)gid);
@@ -272,14 +274,15 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		c->syserr = errno;
 		goto out;
 	}
-	/* Everything on disk before the release gets a name. */
-	if (syncfs(c->rootfd) == -1) {
-		deploy_fail(c, "syncing '%s'", cfg->path);
-		goto out;
-	}
 	if ((c->uid != (uid_t)-1 && fchown(c->rootfd, c->uid, c->gid) == -1) ||
 	    fchmod(c->rootfd, cfg->dir_mode) == -1) {
 		deploy_fail(c, "setting owner of '%s'", c->incoming);
+		goto out;
+	}
+	/* Everything on disk, the root's owner and mode too, before the
+	 * release gets a name. */
+	if (syncfs(c->rootfd) == -1) {
+		deploy_fail(c, "syncing '%s'", cfg->path);
 		goto out;
 	}
 
@@ -438,7 +441,8 @@ deploy_tip_is_live(struct deploy_ctx *c, char *id, size_t n, char *short_sha)
 	    repo_open(&repo, c->req->repo_path, err, sizeof(err)) == -1)
 		goto out;
 	snprintf(ref, sizeof(ref), "refs/heads/%s", cfg->branch);
-	if (git_reference_name_to_id(&tip, repo, ref) == 0 &&
+	if (strcmp(cur.result, "deployed") == 0 &&
+	    git_reference_name_to_id(&tip, repo, ref) == 0 &&
 	    strcmp(git_oid_tostr_s(&tip), cur.commit) == 0) {
 		git_oid_tostr(short_sha, 8, &tip);
 		live = 1;
@@ -449,6 +453,62 @@ out:
 		close(rfd);
 	git_repository_free(repo);
 	return live;
+}
+
+/*
+ * "deploying NEW (REF) to PATH", naming the live commit it replaces, and
+ * saying so when the branch went back (a force-push to an older commit)
+ * or sideways (history rewritten): the event carries from= and to=.
+ */
+static void
+deploy_say_what(git_repository *repo, const struct release *cur,
+    const git_oid *to, const char *short_sha, const char *ref,
+    const char *path)
+{
+	git_oid from;
+
+	if (cur == NULL || git_oid_fromstr(&from, cur->commit) != 0) {
+		log_info("deploying %s (%s) to %s", short_sha, ref, path);
+		return;
+	}
+	if (git_graph_descendant_of(repo, to, &from) == 1)
+		log_info("deploying %s (%s) to %s, replacing %.7s", short_sha,
+		    ref, path, cur->commit);
+	else if (git_graph_descendant_of(repo, &from, to) == 1)
+		log_info("deploying %s (%s) to %s, going back from %.7s to the "
+		    "older %s (a force-push)", short_sha, ref, path,
+		    cur->commit, short_sha);
+	else
+		log_info("deploying %s (%s) to %s, replacing %.7s, which it "
+		    "does not descend from (history was rewritten)", short_sha,
+		    ref, path, cur->commit);
+}
+
+/*
+ * `current` must be a symlink or absent.  Anything else is refused with the
+ * command that moves it away; a shared helper for check.c too.
+ */
+int
+deploy_current_kind(const struct config *cfg, int pathfd, char *err,
+    size_t n)
+{
+	struct stat st;
+
+	if (fstatat(pathfd, "current", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, n, "'%s/current': %s", cfg->path,
+		    strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	snprintf(err, n, "'%s/current' is %s, not a symlink: redeploy "
+	    "replaces only its own link (move it away once: mv '%s/current' "
+	    "'%s/current.old')", cfg->path, S_ISDIR(st.st_mode) ?
+	    "a directory" : S_ISREG(st.st_mode) ? "a regular file" :
+	    "a special file", cfg->path, cfg->path);
+	return -1;
 }
 
 int
@@ -463,6 +523,7 @@ deploy_run(const struct deploy_req *req)
 	git_tree *tree = NULL;
 	git_oid oid;
 	char rev[300], short_sha[8], what[400], curid[RELEASE_IDLEN];
+	char from[GIT_OID_HEXSZ + 1] = "-";
 	const char *result;
 	double t0 = deploy_now(), ms;
 	int have_cur = 0, rc = EXIT_DEPLOY;
@@ -474,6 +535,14 @@ deploy_run(const struct deploy_req *req)
 	}
 	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
 	umask(022);
+	/* Setups that would let someone else change what goes live. */
+	if (safety_repo(cfg, req->repo_path, c.err, sizeof(c.err)) == -1 ||
+	    safety_path(cfg, c.uid == (uid_t)-1 ? geteuid() : c.uid, c.err,
+	    sizeof(c.err)) == -1 || (c.suid == (uid_t)-1 &&
+	    safety_shared_group(cfg, &c.sgid, c.err, sizeof(c.err)) == -1)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 
 	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
@@ -519,6 +588,7 @@ deploy_run(const struct deploy_req *req)
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
+	(void)reconcile_run(&c.rs);
 
 	if (repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == -1)
 		goto out;
@@ -568,6 +638,10 @@ deploy_run(const struct deploy_req *req)
 		    "unknown error");
 		goto out;
 	}
+	/* Only a symlink is ours to replace: a directory or file there is
+	 * someone's site, refused before anything is built for it. */
+	if (deploy_current_kind(cfg, c.pathfd, c.err, sizeof(c.err)) == -1)
+		goto out;
 	if (release_current(c.pathfd, curid, sizeof(curid)) == 0 &&
 	    release_meta_read(c.releasesfd, curid, &cur) == 0)
 		have_cur = 1;
@@ -579,7 +653,8 @@ deploy_run(const struct deploy_req *req)
 
 		c.rs.prev_link[n > 0 ? n : 0] = '\0';
 	}
-	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
+	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0 &&
+	    strcmp(cur.result, "deployed") == 0) {
 		if (!req->settle)
 			log_info("commit %s is already live (release %s): "
 			    "nothing to do", short_sha, cur.id);
@@ -590,7 +665,10 @@ deploy_run(const struct deploy_req *req)
 	snprintf(rel.commit, sizeof(rel.commit), "%s", git_oid_tostr_s(&oid));
 	snprintf(rel.ref, sizeof(rel.ref), "%s", req->ref ? req->ref : rev);
 	snprintf(rel.pusher, sizeof(rel.pusher), "%s", req->pusher);
-	snprintf(rel.result, sizeof(rel.result), "deployed");
+	/* deployed only once the service runs it: see reconcile.c */
+	snprintf(rel.result, sizeof(rel.result), "pending");
+	if (have_cur)
+		snprintf(rel.prev, sizeof(rel.prev), "%s", cur.id);
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
 	/* .gitattributes in use: part of what a reusable base must match */
 	{
@@ -604,7 +682,10 @@ deploy_run(const struct deploy_req *req)
 			snprintf(rel.build + blen, sizeof(rel.build) - blen,
 			    " %s", asig);
 	}
-	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
+	if (have_cur)
+		snprintf(from, sizeof(from), "%s", cur.commit);
+	deploy_say_what(c.repo, have_cur ? &cur : NULL, &oid, short_sha,
+	    rel.ref, cfg->path);
 	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
 	    -1)
 		goto out;
@@ -613,31 +694,41 @@ deploy_run(const struct deploy_req *req)
 		if (c.syserr == EISDIR)
 			strncat(c.err, " ('current' is a directory: move it "
 			    "away once)", sizeof(c.err) - strlen(c.err) - 1);
+		/* never live: it must not look like a good release */
+		snprintf(rel.result, sizeof(rel.result), "failed");
+		if (release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
+			log_warn("marking release %s failed", rel.id);
 		goto out;
 	}
 	ms = deploy_now() - t0;
-	log_info("release %s live: %lu files (%lu written, %lu reused), "
-	    "%.0f ms", rel.id, st.written + st.linked, st.written, st.linked,
-	    ms);
+	log_info("release %s live: %lu file%s (%lu written, %lu reused), "
+	    "%.0f ms", rel.id, st.written + st.linked,
+	    st.written + st.linked == 1 ? "" : "s", st.written, st.linked, ms);
+	crashpoint("switched");
 	result = "deployed";
 	if (cfg->has_agent &&
 	    restart_verify(&c.rs, &rel, have_cur ? &cur : NULL, &result,
 	    c.err, sizeof(c.err)) == -1) {
 		/* rolled back (or nothing to roll back to): say how it ends */
 		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
-		    "files=%lu ms=%.0f result=%s reason=%s", rel.id,
-		    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-		    deploy_now() - t0, result, c.err);
+		    "from=%s to=%s files=%lu ms=%.0f result=%s reason=%s",
+		    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+		    st.written + st.linked, deploy_now() - t0, result, c.err);
 		c.err[0] = '\0';
 		if (have_cur && strcmp(result, "rolled-back") == 0)
 			deploy_respare(&c, &cur);
 		rc = EXIT_DEPLOY;
 		goto out;
 	}
+	snprintf(rel.result, sizeof(rel.result), "deployed");
+	if (release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1 ||
+	    fsync(c.releasesfd) == -1)
+		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
-	    "files=%lu written=%lu reused=%lu ms=%.0f result=%s", rel.id,
-	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-	    st.written, st.linked, deploy_now() - t0, result);
+	    "from=%s to=%s files=%lu written=%lu reused=%lu ms=%.0f result=%s",
+	    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+	    st.written + st.linked, st.written, st.linked, deploy_now() - t0,
+	    result);
 	deploy_housekeep(&c, &rel, git_tree_id(tree));
 	rc = 0;
 out:
@@ -647,14 +738,46 @@ out:
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
 		    c.err, deploy_hint(c.syserr));
 		log_event(LOG_ERR, "deploy release=- commit=%s ref=%s pusher=%s "
-		    "ms=%.0f result=failed reason=%s", rel.commit[0] ?
-		    rel.commit : "-", req->ref ? req->ref : cfg->branch,
-		    req->pusher, deploy_now() - t0, c.err);
+		    "from=%s to=%s ms=%.0f result=failed reason=%s",
+		    rel.commit[0] ? rel.commit : "-", req->ref ? req->ref :
+		    cfg->branch, req->pusher, from, rel.commit[0] ? rel.commit :
+		    "-", deploy_now() - t0, c.err);
 	}
 	git_tree_free(tree);
 	git_commit_free(commit);
 	deploy_close(&c);
 	return rc;
+}
+
+/*
+ * A hook run that deploys nothing (another ref, a deletion) still heals an
+ * interrupted deploy, when no deploy is running: one that is reconciles
+ * by itself.
+ */
+void
+deploy_reconcile(const struct deploy_req *req)
+{
+	const struct config *cfg = req->cfg;
+	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
+	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1 ||
+	    (c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 ||
+	    faccessat(c.pathfd, "current", F_OK, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
+	    c.uid, c.gid)) == -1 ||
+	    (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto out;
+	c.rs.cfg = cfg;
+	c.rs.pathfd = c.pathfd;
+	c.rs.releasesfd = c.releasesfd;
+	c.rs.uid = c.uid;
+	c.rs.gid = c.gid;
+	(void)reconcile_run(&c.rs);
+out:
+	deploy_close(&c);
 }
 
 /* Which release a rollback goes to: ID, or the previous good one. */
@@ -717,13 +840,31 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
+	if (safety_path(cfg, c.uid == (uid_t)-1 ? geteuid() : c.uid, c.err,
+	    sizeof(c.err)) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* the spare made afterwards links shared paths as a deploy does */
+	if (c.suid == (uid_t)-1 &&
+	    safety_shared_group(cfg, &c.sgid, c.err, sizeof(c.err)) == -1)
+		c.err[0] = '\0';
 	snprintf(what, sizeof(what), "a rollback by %s", req->pusher);
 	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1 || (c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) ==
-	    -1 || (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    release_list(c.pathfd, &l) == -1) {
+	    -1) {
 		deploy_fail(&c, "opening '%s'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if ((c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 && errno == ENOENT) {
+		snprintf(c.err, sizeof(c.err), "no releases in '%s/releases' "
+		    "yet: nothing to roll back to (deploy first)", cfg->path);
+		goto out;
+	}
+	if (c.releasesfd == -1 || release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "opening '%s/releases'", cfg->path);
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
@@ -733,6 +874,14 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	c.rs.releasesfd = c.releasesfd;
 	c.rs.uid = c.uid;
 	c.rs.gid = c.gid;
+	/* that may move current: list again */
+	(void)reconcile_run(&c.rs);
+	release_list_free(&l);
+	if (release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "listing '%s/releases'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
 	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
 	    sizeof(c.err))) == NULL)
 		goto out;
@@ -740,6 +889,8 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		log_info("note: release %s is marked %s", target->id,
 		    target->result);
 	rel = *target;
+	if (deploy_current_kind(cfg, c.pathfd, c.err, sizeof(c.err)) == -1)
+		goto out;
 	if (release_switch(c.pathfd, rel.id, c.uid, c.gid) == -1) {
 		deploy_fail(&c, "switching '%s/current'", cfg->path);
 		goto out;
@@ -748,8 +899,10 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (cfg->has_agent && restart_verify(&c.rs, &rel, cur,
 	    &result, c.err, sizeof(c.err)) == -1) {
 		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
-		    "ms=%.0f result=%s reason=%s", rel.id, rel.commit,
-		    req->pusher, deploy_now() - t0, result, c.err);
+		    "from=%s to=%s ms=%.0f result=%s reason=%s", rel.id,
+		    rel.commit, req->pusher, cur && cur->commit[0] ?
+		    cur->commit : "-", rel.commit, deploy_now() - t0, result,
+		    c.err);
 		c.err[0] = '\0';
 		goto out;
 	}
@@ -758,9 +911,15 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if ((strcmp(target->result, "deployed") != 0 ||
 	    target->reason[0] != '\0') && release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
 		log_warn("marking release %s deployed", rel.id);
-	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
-	    "result=deployed", rel.id, rel.commit, req->pusher,
+	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s "
+	    "from=%s to=%s ms=%.0f result=deployed", rel.id, rel.commit,
+	    req->pusher, cur && cur->commit[0] ? cur->commit : "-", rel.commit,
 	    deploy_now() - t0);
+	/* The spare of the release we left is of no use now (a deploy starts
+	 * from the live one's): remove it, as a deploy's cleanup would. */
+	if (release_clean_debris(c.pathfd) == -1)
+		log_warn("removing the spare of the release left in '%s'",
+		    cfg->path);
 	if (req->repo_path != NULL &&
 	    repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == 0 &&
 	    git_oid_fromstr(&oid, rel.commit) == 0 &&

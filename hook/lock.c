@@ -52,8 +52,23 @@ lock_note(int fd, const char *what)
 		(void)pwrite(fd, info, (size_t)len, 0);
 }
 
+static int lock_take(int, const char *, uid_t, gid_t, int);
+
 int
 lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
+{
+	return lock_take(pathfd, what, uid, gid, 1);
+}
+
+/* lock_acquire, but -1 with EAGAIN at once when someone holds it. */
+int
+lock_try(int pathfd, const char *what, uid_t uid, gid_t gid)
+{
+	return lock_take(pathfd, what, uid, gid, 0);
+}
+
+static int
+lock_take(int pathfd, const char *what, uid_t uid, gid_t gid, int wait)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat held, now;
@@ -70,6 +85,11 @@ again:
 	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		if (errno != EAGAIN && errno != EACCES)
 			goto fail;
+		if (!wait) {
+			close(fd);
+			errno = EAGAIN;
+			return -1;
+		}
 		lock_say_holder(fd);
 		while (fcntl(fd, F_OFD_SETLKW, &fl) == -1)
 			if (errno != EINTR)

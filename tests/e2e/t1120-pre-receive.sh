@@ -105,7 +105,7 @@ branch_and_tag() {
 	git -C "$WORK" tag v2
 	git -C "$WORK" push -q origin HEAD:master v2 >"$T/push.out" 2>&1 ||
 		fail "push of branch + tag failed"
-	output_has "ignoring refs/tags/v2: only refs/heads/master deploys"
+	output_has "ignoring refs/tags/v2: only branch 'master' deploys"
 	assert_live_is_tip
 	[ "$(git -C "$REPO" rev-parse "v2^{commit}")" = "$(tip)" ] || fail "tag missing"
 	# a tag alone deploys nothing
