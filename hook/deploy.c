@@ -807,7 +807,7 @@ deploy_rollback_target(const struct release_list *l, const char *want,
 		return NULL;
 	}
 	for (i = c == l->n ? 0 : c + 1; i < l->n; i++)
-		if (strcmp(l->v[i].result, "failed") != 0)
+		if (strcmp(l->v[i].result, "deployed") == 0)
 			return &l->v[i];
 	snprintf(err, n, "no earlier good release to roll back to (see "
 	    "'redeploy releases')");
