@@ -10,6 +10,7 @@
 # Then: the installer changes nothing when run again, refuses what would
 # conflict, and --remove plus userdel leave nothing behind.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 INSTALLER=$TEST_ROOT/scripts/install-gitolite-hook
 GLHOME=$T/glhome

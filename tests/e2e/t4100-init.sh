@@ -8,6 +8,7 @@
 # sends SIGHUP, stop takes the agent and its service down, a bad config
 # does not start, and a pid file never makes it touch another process.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 INIT=$TEST_ROOT/scripts/redeployd.init
 

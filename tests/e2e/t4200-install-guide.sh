@@ -16,6 +16,7 @@
 # of /var/log/syslog; the developer pushes to a real sshd on a free loopback
 # port; root's key is made in the scratch $HOME.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 SITE=thesite-$$				# subst: thesite
 GLU=rdgl$$				# subst: gitolite3
@@ -106,7 +107,7 @@ clean_up() {
 	fi
 	[ -e "$STATE/port" ] && [ -e "$STATE/byport.new" ] &&
 		rm -f "$BYPORT/$(cat "$STATE/port")"
-	rm -f "$CONF" /run/redeploy/"$SITE".* "/tmp/admin-$$.pub"
+	rm -f "$CONF" /run/redeploy/"$SITE".* "/tmp/admin-${T##*.}.pub"
 	[ -e "$STATE/redeploy.ini.new" ] && rm -f /etc/redeploy/redeploy.ini
 	rm -rf "$DEPLOY"
 	local d
@@ -161,15 +162,15 @@ step2_gitolite() {
 	ssh-keygen -q -t ed25519 -N '' -C root -f "$HOME/.ssh/id_ed25519"
 	ssh-keygen -q -t ed25519 -N '' -C dev -f "$KEYS/dev"
 	ssh-keygen -q -t ed25519 -N '' -C host -f "$KEYS/hostkey"
-	# subst: /tmp/admin-$$.pub, not to clobber someone's /tmp/admin.pub;
-	# the name before .pub is the gitolite user name: admin-$$
-	cp ~/.ssh/id_ed25519.pub "/tmp/admin-$$.pub"
-	chmod 644 "/tmp/admin-$$.pub"
-	(cd / && su -s /bin/sh "$GLU" -c "gitolite setup -pk /tmp/admin-$$.pub") \
+	# subst: /tmp/admin-${T##*.}.pub, not to clobber someone's /tmp/admin.pub;
+	# the name before .pub is the gitolite user name: admin-${T##*.}
+	cp ~/.ssh/id_ed25519.pub "/tmp/admin-${T##*.}.pub"
+	chmod 644 "/tmp/admin-${T##*.}.pub"
+	(cd / && su -s /bin/sh "$GLU" -c "gitolite setup -pk /tmp/admin-${T##*.}.pub") \
 		>"$T/setup.out" 2>&1 || fail "gitolite setup: $(cat "$T/setup.out")"
-	rm -f "/tmp/admin-$$.pub"
-	grep -q "gitolite-shell admin-$$" "$GLHOME/.ssh/authorized_keys" ||
-		fail "gitolite wrote no key for admin-$$"
+	rm -f "/tmp/admin-${T##*.}.pub"
+	grep -q "gitolite-shell admin-${T##*.}" "$GLHOME/.ssh/authorized_keys" ||
+		fail "gitolite wrote no key for admin-${T##*.}"
 	start_sshd
 	# the admin adds the repo and the developer (gitolite's documentation)
 	local a=$T/gitolite-admin
