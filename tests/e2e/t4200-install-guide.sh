@@ -6,7 +6,8 @@
 # PREFIX=/usr/local, /etc/redeploy, /etc/init.d/redeployd, /var/www,
 # /run/redeploy, /etc/authbind/byport), one test per step, up to a git push
 # over ssh that puts a new page on the service port, and the removal, after
-# which nothing of the test is left on the machine.
+# which nothing of the test is left.  As root it runs in private namespaces
+# (ns_isolate): the real paths, overlaid, so the host itself never changes.
 #
 # Test-only substitutions (each marked "subst:" below): the gitolite user is
 # rdgl$$ with its home in $T instead of gitolite3 in /var/lib/gitolite3; the
@@ -42,12 +43,21 @@ INSTALLED=(
 	/usr/local/share/man/man5/redeploy.ini.5
 	/usr/local/share/man/man8/redeployd.8
 	"$SHARE/install-gitolite-hook" "$SHARE/setup-authbind"
-	/usr/local/lib/systemd/system/redeployd@.service
-	/etc/init.d/redeployd /etc/redeploy/redeploy.ini
+	/usr/local/share/doc/redeploy/examples/redeploy.ini
+	/lib/systemd/system/redeployd@.service /lib/systemd/system/redeployd.service
+	/etc/init.d/redeployd
 )
 # Where the test looks for leftovers, before and after.
 WATCH=(/usr/local /etc/redeploy /etc/init.d /etc/authbind /var/www
-	/run/redeploy /run/sshd)
+	/run/redeploy /run/sshd /lib/systemd/system)
+
+# make in the tree, as the operator, into a build directory of its own
+# (other suites build at the same time).
+op_make() {	# TARGET...
+	env -u REDEPLOY -u REDEPLOYD -u SAN make -s -C "$TEST_ROOT" \
+		O="$T/build" HOOK_BIN="$T/build/redeploy" \
+		AGENT_BIN="$T/build/redeployd" "$@"
+}
 
 # The installed tree's own commands, not the test run's binaries.
 op() {	# COMMAND...: as the operator, root with the installed tools
@@ -102,20 +112,18 @@ clean_up() {
 	sshd_stop
 	[ -e "$STATE/rc.new" ] && update-rc.d -f redeployd remove >/dev/null 2>&1
 	if [ -e "$STATE/installed" ]; then
-		env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-			make -s -C "$TEST_ROOT" uninstall >/dev/null 2>&1
+		op_make uninstall >/dev/null 2>&1
 	fi
 	[ -e "$STATE/port" ] && [ -e "$STATE/byport.new" ] &&
 		rm -f "$BYPORT/$(cat "$STATE/port")"
 	rm -f "$CONF" /run/redeploy/"$SITE".* "/tmp/admin-${T##*.}.pub"
-	[ -e "$STATE/redeploy.ini.new" ] && rm -f /etc/redeploy/redeploy.ini
 	rm -rf "$DEPLOY"
 	local d
 	for d in /var/www /run/redeploy /etc/redeploy \
 		/usr/local/share/man/man1 /usr/local/share/man/man5 \
-		/usr/local/share/man/man8 /usr/local/lib/systemd/system \
-		/usr/local/lib/systemd; do
-		grep -qxF "$d" "$STATE/new-dirs" 2>/dev/null && rmdir "$d"
+		/usr/local/share/man/man8; do
+		grep -qxF "$d" "$STATE/new-dirs" 2>/dev/null && [ -d "$d" ] &&
+			rmdir "$d"
 	done
 	if getent passwd "$GLU" >/dev/null; then
 		userdel -r "$GLU" 2>/dev/null
@@ -129,12 +137,9 @@ clean_up() {
 # 1. Packages (already there: need_packages), make, make install.
 step1_install() {
 	local f
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" >"$T/make.out" 2>&1 ||
-		fail "make: $(cat "$T/make.out")"
+	op_make >"$T/make.out" 2>&1 || fail "make: $(cat "$T/make.out")"
 	touch "$STATE/installed"
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" install >"$T/make.out" 2>&1 ||
+	op_make install >"$T/make.out" 2>&1 ||
 		fail "make install: $(cat "$T/make.out")"
 	for f in "${INSTALLED[@]}"; do
 		[ -f "$f" ] || fail "make install did not install $f"
@@ -211,10 +216,9 @@ step4_config() {
 	p=$(agent_free_ports 1)
 	echo "$p" >"$STATE/agent_port"
 	# the installed example becomes the site's config (subst: $CONF)
-	if [ -e "$STATE/redeploy.ini.new" ]; then
-		op mv /etc/redeploy/redeploy.ini "$CONF"
-		rm -f "$STATE/redeploy.ini.new"
-	fi
+	[ -d /etc/redeploy ] || echo /etc/redeploy >>"$STATE/new-dirs"
+	op install -d -m 0755 /etc/redeploy
+	op cp /usr/local/share/doc/redeploy/examples/redeploy.ini "$CONF"
 	# subst: repository, path, owner, group, token_group: $GLU's;
 	# listen: a free port (not 8421); token_file; ready: the service port
 	cat >"$CONF" <<EOF
@@ -410,10 +414,9 @@ step10_remove() {
 	op update-rc.d -f redeployd remove >"$T/rc.out" 2>&1 ||
 		fail "update-rc.d remove: $(cat "$T/rc.out")"
 	rm -f "$STATE/rc.new"
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" uninstall >"$T/make.out" 2>&1 ||
+	op_make uninstall >"$T/make.out" 2>&1 ||
 		fail "make uninstall: $(cat "$T/make.out")"
-	op rm -r "$CONF" "$DEPLOY"	# subst: $CONF, $DEPLOY
+	op rm -r "$CONF" "$DEPLOY"	# subst: $CONF, $DEPLOY (/etc/redeploy: below)
 	rm -f "$STATE/installed" "$STATE/byport.new"
 	! ls /etc/rc?.d/*redeployd >/dev/null 2>&1 || fail "rc links left"
 	if [ -e "$CONF" ] || [ -e "$DEPLOY" ]; then
@@ -425,7 +428,6 @@ step10_remove() {
 	[ ! -e "$BYPORT/$port" ] || fail "$BYPORT/$port left"
 	local f
 	for f in "${INSTALLED[@]}"; do
-		[ "$f" = /etc/redeploy/redeploy.ini ] && continue
 		[ ! -e "$f" ] || fail "make uninstall left $f"
 	done
 	# what INSTALL's removal leaves: reported, then cleaned up here
@@ -499,7 +501,6 @@ done
 [ -x /usr/bin/python3 ] || skip_all "needs /usr/bin/python3 (the init script's PATH)"
 getent passwd www-data >/dev/null || skip_all "no user www-data"
 for f in "${INSTALLED[@]}" "$SHARE"; do
-	[ "$f" = /etc/redeploy/redeploy.ini ] && continue
 	[ ! -e "$f" ] || skip_all "$f exists already: not clobbering an installation"
 done
 getent passwd "$GLU" >/dev/null || getent group "$GLU" >/dev/null &&
@@ -520,10 +521,8 @@ fi
 echo "# service port $(cat "$STATE/port")"
 
 # what exists before, to know what the test made
-[ -e /etc/redeploy/redeploy.ini ] || touch "$STATE/redeploy.ini.new"
-for d in /var/www /run/redeploy /etc/redeploy /usr/local/share/man/man1 \
-	/usr/local/share/man/man5 /usr/local/share/man/man8 \
-	/usr/local/lib/systemd/system /usr/local/lib/systemd; do
+for d in /var/www /run/redeploy /usr/local/share/man/man1 \
+	/usr/local/share/man/man5 /usr/local/share/man/man8; do
 	[ -e "$d" ] || echo "$d" >>"$STATE/new-dirs"
 done
 watch_list >"$T/before.list"
