@@ -140,6 +140,7 @@ SUBST = sed -e 's|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g' \
 	-e 's|/run/redeploy|$(RUNSTATEDIR)/redeploy|g' \
 	-e 's|/usr/share/doc/redeploy|$(DOCDIR)|g' \
 	-e 's|/usr/share/redeploy|$(SHAREDIR)|g' \
+	-e 's|/lib/systemd/system/redeployd|$(SYSTEMDUNITDIR)/redeployd|g' \
 	-e 's|"redeploy [0-9][0-9.]*"|"redeploy $(VERSION)"|'
 INST = $(O)/inst
 INST_FILES = $(INST)/redeploy.1 $(INST)/redeploy.ini.5 $(INST)/redeployd.8 \
@@ -195,7 +196,8 @@ uninstall: $(INST_FILES)
 	@printf '%s\n' "$$INSTALL_LIST" | scripts/install-tree uninstall $(MANIFEST)
 
 lint:
-	shellcheck -x scripts/deps scripts/bench scripts/demo tests/run \
+	shellcheck -x scripts/deps scripts/bench scripts/demo scripts/ci-package \
+		scripts/install-tree tests/run \
 		tests/e2e/*.sh .ci/run
 	@for page in doc/*.[1-8]; do \
 		out=$$(LC_ALL=C.UTF-8 groff -ww -man -Tutf8 $$page 2>&1 >/dev/null); \
