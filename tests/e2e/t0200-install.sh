@@ -96,6 +96,27 @@ paths_everywhere() {
 		fail "redeploy's default config: $("$D/opt/rd/bin/redeploy" --help 2>&1)"
 }
 
+# The builder's flags are added to the project's, never replace them
+# (dpkg-buildflags passes CPPFLAGS=-D_FORTIFY_SOURCE=2 and a CFLAGS).
+builder_flags_added() {
+	local b=$T/build-flags
+	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN make -n -C "$TEST_ROOT" \
+		CPPFLAGS=-D_FORTIFY_SOURCE=2 CFLAGS='-O1 -gline' LDFLAGS=-Wl,-z,now \
+		O="$b" HOOK_BIN="$b/redeploy" AGENT_BIN="$b/redeployd" \
+		>"$T/make.out" 2>&1 || fail "make -n: $(cat "$T/make.out")"
+	local cc
+	# one command a line (make -n keeps the recipe's continuation lines)
+	sed -i -e :a -e '/\\$/N; s/\\\n//; ta' -e 's/\t/ /g' "$T/make.out"
+	cc=$(grep -- ' -c -o .*hook/lock\.o' "$T/make.out") ||
+		fail "no compile of hook/lock.c: $(cat "$T/make.out")"
+	for f in -Icommon -Iconf -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -std=c11 -Wall \
+		-O1 -gline '-DREDEPLOY_VERSION='; do
+		case " $cc " in *" $f"*) ;; *) fail "compile lacks $f: $cc" ;; esac
+	done
+	grep -- '-o .*/redeployd ' "$T/make.out" | grep -q -- '-Wl,-z,now' ||
+		fail "link lacks LDFLAGS"
+}
+
 # An init script that differs from ours is the admin's: install keeps it,
 # uninstall leaves it.
 init_script_never_overwritten() {
@@ -149,5 +170,6 @@ test_expect "make install DESTDIR= PREFIX=/usr: programs, man pages, docs, examp
 test_expect "a second make install keeps the admin's config" config_kept
 test_expect "make uninstall removes what install made, directories too, and keeps the config" uninstall_removes
 test_expect "PREFIX, SYSCONFDIR, RUNSTATEDIR, SYSTEMDUNITDIR reach binaries, units, init script, man pages" paths_everywhere
+test_expect "CPPFLAGS, CFLAGS, LDFLAGS of the builder are added to the project's" builder_flags_added
 test_expect "make install keeps an admin's init script, make uninstall leaves it" init_script_never_overwritten
 test_done
