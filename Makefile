@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: ISC
 # Copyright (c) 2026 The redeploy authors
-# redeploy - one plain Makefile.  `make` builds the programs, `make check`
-# installs missing Debian packages, builds with AddressSanitizer and
-# UndefinedBehaviorSanitizer and runs every test.
+# redeploy - one plain Makefile.  `make` builds the programs; `make test`
+# builds with AddressSanitizer and UndefinedBehaviorSanitizer and runs every
+# test, offline, installing nothing; `make check` installs missing Debian
+# packages (scripts/deps) and then runs `make test`.  `make install` /
+# `make uninstall` take PREFIX, SYSCONFDIR, RUNSTATEDIR, SYSTEMDUNITDIR and
+# DESTDIR; debian/ builds the package with the same targets.
 
 CC	?= cc
 PKG_CONFIG ?= pkg-config
