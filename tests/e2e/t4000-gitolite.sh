@@ -345,8 +345,11 @@ remove_all() {
 	for f in "/var/mail/$GLU" "/var/spool/mail/$GLU"; do
 		[ ! -e "$f" ] || fail "$f is still there"
 	done
-	left=$(find "$T" /tmp /var/tmp /run /etc /var/mail /var/spool -xdev \
-		-uid "$uid" 2>/dev/null | head)
+	# (other tests' scratch directories in /tmp are theirs: a test in
+	# namespaces of its own may have made a user with the same uid)
+	left=$({ find "$T" /var/tmp /run /etc /var/mail /var/spool -xdev \
+		-uid "$uid"; find /tmp -xdev -path '/tmp/redeploy-*' -prune -o \
+		-uid "$uid" -print; } 2>/dev/null | head)
 	[ -z "$left" ] || fail "files of uid $uid left behind: $left"
 }
 
