@@ -63,7 +63,7 @@ ALL_CPPFLAGS = -D_GNU_SOURCE -Icommon -Iconf \
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
-COMMON_SRC = common/log.c common/logfmt.c common/fsutil.c common/token.c conf/config.c \
+COMMON_SRC = common/log.c common/logfmt.c common/ids.c common/fsutil.c common/token.c conf/config.c \
 	conf/value.c
 HOOK_SRC = $(wildcard hook/*.c)
 AGENT_SRC = $(wildcard agent/*.c)

@@ -31,6 +31,9 @@ int	repo_config_path(const char *git_dir, char *out, size_t n);
 int	repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
 	    char *err, size_t n);
 
+/* branches.c - the branches a repository has, for messages */
+int	branches_list(git_repository *repo, char *out, size_t n);
+
 /* refs.c - what a hook invocation says was pushed */
 enum refs_verdict {
 	REFS_DEPLOY = 0,	/* the configured branch was updated */
@@ -154,6 +157,8 @@ int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+int	deploy_current_kind(const struct config *cfg, int pathfd, char *err,
+	    size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 
@@ -180,6 +185,16 @@ int	ops_restart(const struct config *cfg);
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
 	    const char *self);
+
+/* safety.c - setups refused, with the command that mends them */
+int	safety_path(const struct config *cfg, uid_t owner, char *err,
+	    size_t n);
+int	safety_repo(const struct config *cfg, const char *repo_path,
+	    char *err, size_t n);
+int	safety_shared_group(const struct config *cfg, gid_t *sgid, char *err,
+	    size_t n);
+int	safety_shared_ok(const struct config *cfg, int sharedfd, const char *p,
+	    char *err, size_t n);
 
 /* check.c */
 int	check_run(const struct config *cfg);
