@@ -209,4 +209,7 @@ struct http *http_new(struct loop *l, int listen_fd, const char *token,
 void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
 
+/* print.c: redeployd --print KEY */
+int	agent_print(const struct config *cfg, const char *key);
+
 #endif
