@@ -465,9 +465,17 @@ deploy_say_what(git_repository *repo, const struct release *cur,
     const git_oid *to, const char *short_sha, const char *ref,
     const char *path)
 {
+	git_odb *odb = NULL;
 	git_oid from;
+	int known;
 
-	if (cur == NULL || git_oid_fromstr(&from, cur->commit) != 0) {
+	/* In pre-receive the live commit may be another push's, still in
+	 * its own quarantine; git_graph_descendant_of then fails (and
+	 * libgit2 1.5 leaks on that path): name no relation. */
+	known = cur != NULL && git_oid_fromstr(&from, cur->commit) == 0 &&
+	    git_repository_odb(&odb, repo) == 0 && git_odb_exists(odb, &from);
+	git_odb_free(odb);
+	if (!known) {
 		log_info("deploying %s (%s) to %s", short_sha, ref, path);
 		return;
 	}
