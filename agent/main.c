@@ -36,7 +36,7 @@
 
 
 static const char usage_text[] =
-"usage: redeployd [-c CONFIG] [-f] [-n] [-v]\n"
+"usage: redeployd [-c CONFIG] [-f] [-n] [-v] [-p KEY]\n"
 "\n"
 "Runs the [service] command of CONFIG in <path>/current as the service\n"
 "user and restarts it on POST /restart to the [agent] listen address.\n"
@@ -46,6 +46,8 @@ static const char usage_text[] =
 "                      (the default when not started as root)\n"
 "  -n, --check         check the config, print \"configuration OK\", exit\n"
 "  -v, --verbose       debug lines\n"
+"  -p, --print KEY     print one value of the config as loaded, exit\n"
+"                      (agent, agent.listen, agent.token_file, ...)\n"
 "  -h, --help / -V, --version\n"
 "\n"
 "Signals: TERM, INT stop the service and exit 0; HUP re-reads the config\n"
@@ -215,6 +217,7 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "print", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct agent a = { .sigfd = -1 };
@@ -222,7 +225,7 @@ main(int argc, char **argv)
 	struct config *cfg = &a.cfg[0];
 	char err[ERRLEN], token[TOKEN_HEXLEN + 1], home[256], pidpath[PATH_MAX];
 	char tokpath[PATH_MAX];
-	const char *env = getenv("REDEPLOY_CONFIG");
+	const char *env = getenv("REDEPLOY_CONFIG"), *printkey = NULL;
 	int ch, fg = 0, check = 0, verbose = 0, root = geteuid() == 0;
 	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM, pid_fresh;
 	gid_t tgid = (gid_t)-1;
@@ -242,7 +245,7 @@ main(int argc, char **argv)
 	 * not follow us across the privilege drop into the service. */
 	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:fnvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fnvhVp:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a.cfgpath = optarg;
@@ -255,6 +258,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'p':
+			printkey = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -290,6 +296,10 @@ main(int argc, char **argv)
 	if (config_load(cfg, a.cfgpath, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
+	}
+	if (printkey) {
+		rc = agent_print(cfg, printkey);
+		goto out;
 	}
 	if (!cfg->has_service) {
 		log_warnx("'%s' has no [agent] and [service]: nothing to "

@@ -227,4 +227,7 @@ void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
 void	http_set_config(struct http *h, const struct config *cfg);
 
+/* print.c: redeployd --print KEY */
+int	agent_print(const struct config *cfg, const char *key);
+
 #endif

@@ -644,7 +644,7 @@ config_defaults(struct config *cfg)
 		{ offsetof(struct config, syslog_tag), "redeploy" },
 		{ offsetof(struct config, listen), "127.0.0.1:8421" },
 		{ offsetof(struct config, listen_host), "127.0.0.1" },
-		{ offsetof(struct config, token_file), "/run/redeploy/token" },
+		{ offsetof(struct config, token_file), CONFIG_DEFAULT_TOKEN },
 		{ offsetof(struct config, log_tag), "www" },
 	};
 	size_t	 i;

@@ -15,7 +15,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CONFIG_DEFAULT_PATH	"/etc/redeploy/redeploy.ini"
+/* SYSCONFDIR and RUNSTATEDIR come from the Makefile (make SYSCONFDIR=...). */
+#ifndef REDEPLOY_SYSCONFDIR
+#define REDEPLOY_SYSCONFDIR	"/etc"
+#endif
+#ifndef REDEPLOY_RUNSTATEDIR
+#define REDEPLOY_RUNSTATEDIR	"/run"
+#endif
+#define CONFIG_DEFAULT_PATH	REDEPLOY_SYSCONFDIR "/redeploy/redeploy.ini"
+#define CONFIG_DEFAULT_TOKEN	REDEPLOY_RUNSTATEDIR "/redeploy/token"
 #define CONFIG_ERRLEN		512
 
 enum config_symlinks {

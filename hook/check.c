@@ -407,5 +407,9 @@ check_run(const struct config *cfg)
 	if (ck.problems > 0)
 		return EXIT_USAGE;
 	printf("configuration OK\n");
+	if (tip_differs(cfg, err, sizeof(err))) {
+		log_warnx("%s", err);
+		return EXIT_DEPLOY;
+	}
 	return 0;
 }

@@ -66,6 +66,7 @@ struct co_worker {
 	struct co	*co;
 	git_repository	*repo;
 	git_tree	*root;		/* for resolving symlinks */
+	struct attr	*attr;		/* NULL: no attributes in use */
 	struct checkout_stats st;
 	pthread_t	 tid;
 	char		 err[ERRLEN];
@@ -228,12 +229,14 @@ out:
 
 static int
 co_write_blob(struct co_worker *w, int dirfd, const char *name,
-    const git_oid *oid, mode_t mode, const char *path)
+    const git_oid *oid, mode_t mode, const char *path, unsigned aflags)
 {
 	struct co *co = w->co;
 	git_blob *blob = NULL;
 	git_odb *odb = NULL;
 	git_object_t type;
+	const void *data;
+	char *mem = NULL;
 	size_t size;
 	int fd = -1, rc = -1, streamed = 0;
 
@@ -248,7 +251,19 @@ co_write_blob(struct co_worker *w, int dirfd, const char *name,
 		goto out;
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
-	if (fd != -1 && (streamed = co_stream_blob(odb, oid, fd, size)) == 0) {
+	if (fd != -1 && aflags != 0) {
+		/* converted or expanded (attr.c): the whole blob in memory */
+		if (git_blob_lookup(&blob, w->repo, oid) != 0) {
+			snprintf(w->err, sizeof(w->err), "reading '%s': %s",
+			    path, co_giterr());
+			goto out;
+		}
+		if (attr_content(w->attr, blob, path, aflags, &data, &size,
+		    &mem, w->err, sizeof(w->err)) == -1)
+			goto out;
+		streamed = fs_write_all(fd, data, size) == -1 ? -1 : 1;
+	} else if (fd != -1 &&
+	    (streamed = co_stream_blob(odb, oid, fd, size)) == 0) {
 		if (git_blob_lookup(&blob, w->repo, oid) != 0) {
 			snprintf(w->err, sizeof(w->err), "reading '%s': %s",
 			    path, co_giterr());
@@ -282,6 +297,7 @@ co_write_blob(struct co_worker *w, int dirfd, const char *name,
 out:
 	if (fd != -1)
 		close(fd);
+	free(mem);
 	git_blob_free(blob);
 	git_odb_free(odb);
 	return rc;
@@ -357,6 +373,31 @@ co_mkdir(struct co_worker *w, int dirfd, const char *name, const char *path)
 }
 
 /*
+ * After mkdir: 1 when the directory is export-ignore (it is removed
+ * again), 0 when it stays, -1 on error (w->err set).
+ */
+static int
+co_dir_ignored(struct co_worker *w, int dirfd, const char *name,
+    const char *path)
+{
+	unsigned aflags;
+
+	w->err[0] = '\0';
+	if (w->attr == NULL)
+		return 0;
+	if (attr_path(w->attr, path, 1, &aflags, w->err, sizeof(w->err)) == -1)
+		return -1;
+	if (!(aflags & ATTR_IGNORE))
+		return 0;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1) {
+		snprintf(w->err, sizeof(w->err), "removing '%s': %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+/*
  * Does the tree hold nothing but trees, down to the bottom?  git archive
  * writes a directory only for a file, link or submodule below it, so such
  * a tree makes no directory in a release either.  1 yes, 0 no, -1 error.
@@ -408,11 +449,22 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 	const char *name = git_tree_entry_name(e);
 	const git_tree_entry *be;
 	git_filemode_t mode = git_tree_entry_filemode(e);
+	unsigned aflags = 0;
 
 	if (vet_is_shared(&cfg->shared, path))
 		return 0;	/* replaced by a link into shared/ */
 	if (co_limit_entry(w, path) == -1)
 		return -1;
+	/* A file is asked about before it exists, a directory after
+	 * (attr.c: libgit2 stats the path to tell "dir/" patterns). */
+	if (w->attr != NULL && mode != GIT_FILEMODE_TREE &&
+	    mode != GIT_FILEMODE_COMMIT) {
+		if (attr_path(w->attr, path, 0, &aflags, w->err,
+		    sizeof(w->err)) == -1)
+			return -1;
+		if (aflags & ATTR_IGNORE)
+			return 0;
+	}
 	if (mode != GIT_FILEMODE_TREE && vet_shared_below(&cfg->shared, path)) {
 		snprintf(w->err, sizeof(w->err), "'%s' is a file in the tree "
 		    "but a shared path lies below it", path);
@@ -438,6 +490,8 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 			    "tree" : strerror(errno));
 			return -1;
 		}
+		if (co_dir_ignored(w, dirfd, name, path) != 0)
+			return w->err[0] ? -1 : 0;
 		w->st.dirs++;
 		be = base ? git_tree_entry_byname(base, name) : NULL;
 		if (be != NULL && git_tree_entry_filemode(be) != GIT_FILEMODE_TREE)
@@ -463,13 +517,16 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 			/* gone, or too many links: write it afresh */
 		}
 		return co_write_blob(w, dirfd, name, git_tree_entry_id(e),
-		    mode == GIT_FILEMODE_BLOB ? co->fmode : co->xmode, path);
+		    mode == GIT_FILEMODE_BLOB ? co->fmode : co->xmode, path,
+		    aflags);
 	case GIT_FILEMODE_LINK:
 		return co_symlink(w, dirfd, name, git_tree_entry_id(e), path);
 	case GIT_FILEMODE_COMMIT:
 		/* A submodule: an empty directory, as git checks it out. */
 		if (co_mkdir(w, dirfd, name, path) == -1)
 			return -1;
+		if (co_dir_ignored(w, dirfd, name, path) != 0)
+			return w->err[0] ? -1 : 0;
 		return co_push(co, path, NULL, NULL, 0) == 0 ? 0 : -1;
 	default:
 		snprintf(w->err, sizeof(w->err), "'%s' has an unknown mode %o",
@@ -571,6 +628,7 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 	const struct config *cfg = co->o->cfg;
 	git_tree *tree = NULL, *old = NULL;
 	const git_tree_entry *e, *oe;
+	struct stat dst;
 	char path[4096];
 	size_t i, rlen = strlen(t->rel);
 	int rc = -1;
@@ -595,7 +653,8 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    git_tree_entry_name(oe));
 		if (vet_is_shared(&cfg->shared, path))
 			continue;
-		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1) {
+		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1 &&
+		    !(errno == ENOENT && w->attr != NULL)) {
 			snprintf(w->err, sizeof(w->err), "removing '%s': %s",
 			    path, strerror(errno));
 			goto out;
@@ -646,6 +705,11 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 					goto out;
 				continue;
 			}
+			/* same attributes as the base: absent = ignored */
+			if (w->attr != NULL && fstatat(dirfd,
+			    git_tree_entry_name(e), &dst, AT_SYMLINK_NOFOLLOW) ==
+			    -1 && errno == ENOENT)
+				continue;
 			if (co_push(co, path, git_tree_entry_id(e),
 			    git_tree_entry_id(oe), 1) == -1) {
 				snprintf(w->err, sizeof(w->err), "out of memory");
@@ -699,18 +763,24 @@ co_worker_main(void *arg)
 static int
 co_worker_open(struct co_worker *w, const struct checkout_opts *o)
 {
-	if (git_repository_open_bare(&w->repo, o->repo_path) != 0 ||
-	    git_tree_lookup(&w->root, w->repo, o->tree) != 0) {
+	if (repo_open(&w->repo, o->repo_path, w->err, sizeof(w->err)) == -1)
+		return -1;
+	if (git_tree_lookup(&w->root, w->repo, o->tree) != 0) {
 		snprintf(w->err, sizeof(w->err), "reading the repository: %s",
 		    co_giterr());
 		return -1;
 	}
+	if (o->attrs && o->commit != NULL &&
+	    attr_open(&w->attr, w->repo, o->repo_path, o->commit, o->root_fd, w->err,
+	    sizeof(w->err)) == -1)
+		return -1;
 	return 0;
 }
 
 static void
 co_worker_close(struct co_worker *w)
 {
+	attr_close(w->attr);
 	git_tree_free(w->root);
 	git_repository_free(w->repo);
 }
@@ -730,6 +800,8 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 	struct co_walk *cw = payload;
 	const struct config *cfg = cw->w->co->o->cfg;
 	char path[4096], target[CO_MAXLINK];
+	struct stat st;
+	unsigned aflags = 0;
 
 	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
 	if (vet_is_shared(&cfg->shared, path))
@@ -742,6 +814,20 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		    path, cfg->file);
 		errno = EFBIG;
 		return -1;
+	}
+	if (cw->w->attr != NULL) {
+		/* what export-ignore left out is not in the release */
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_TREE)
+			return fstatat(cw->w->co->o->root_fd, path, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT;
+		/* files are only counted: no lookup for them */
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK &&
+		    attr_path(cw->w->attr, path, 0, &aflags, cw->w->err,
+		    sizeof(cw->w->err)) == -1)
+			return -1;
+		if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK &&
+		    (aflags & ATTR_IGNORE))
+			return 0;
 	}
 	switch (git_tree_entry_filemode(e)) {
 	case GIT_FILEMODE_BLOB:

@@ -266,6 +266,8 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
+	o.commit = commit;
+	o.attrs = strstr(rel->build, " attrs=") != NULL;
 	if (checkout_run(&o, st, c->err, sizeof(c->err)) == -1 ||
 	    checkout_shared(c->pathfd, c->rootfd, cfg, c->uid, c->gid,
 	    c->suid, c->sgid, c->err, sizeof(c->err)) == -1) {
@@ -340,6 +342,7 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
     const git_oid *tree)
 {
 	struct checkout_opts o;
+	git_oid commit;
 	char err[ERRLEN];
 	size_t pruned = 0;
 	pid_t pid;
@@ -383,6 +386,10 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
+	if (git_oid_fromstr(&commit, rel->commit) == 0) {
+		o.commit = &commit;
+		o.attrs = strstr(rel->build, " attrs=") != NULL;
+	}
 	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
 	    err, sizeof(err)) == -1)
 		log_warnx("preparing the next deploy: %s", err);
@@ -413,6 +420,42 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 }
 
 /*
+ * Without the lock: is the branch tip the live release's commit?  current
+ * and a release's metadata only ever change by rename(2), so what is read
+ * is whole; a deploy under way finds out for itself under the lock.
+ */
+static int
+deploy_tip_is_live(struct deploy_ctx *c, char *id, size_t n, char *short_sha)
+{
+	const struct config *cfg = c->cfg;
+	struct release cur;
+	git_repository *repo = NULL;
+	git_oid tip;
+	char ref[300], err[ERRLEN];
+	int rfd = -1, live = 0;
+
+	if (release_current(c->pathfd, id, n) == -1 ||
+	    (rfd = openat(c->pathfd, "releases", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    release_meta_read(rfd, id, &cur) == -1 ||
+	    repo_open(&repo, c->req->repo_path, err, sizeof(err)) == -1)
+		goto out;
+	snprintf(ref, sizeof(ref), "refs/heads/%s", cfg->branch);
+	if (strcmp(cur.result, "deployed") == 0 &&
+	    git_reference_name_to_id(&tip, repo, ref) == 0 &&
+	    strcmp(git_oid_tostr_s(&tip), cur.commit) == 0) {
+		git_oid_tostr(short_sha, 8, &tip);
+		live = 1;
+	}
+	git_error_clear();
+out:
+	if (rfd != -1)
+		close(rfd);
+	git_repository_free(repo);
+	return live;
+}
+
+/*
  * "deploying NEW (REF) to PATH", naming the live commit it replaces, and
  * saying so when the branch went back (a force-push to an older commit)
  * or sideways (history rewritten): the event carries from= and to=.
@@ -422,9 +465,17 @@ deploy_say_what(git_repository *repo, const struct release *cur,
     const git_oid *to, const char *short_sha, const char *ref,
     const char *path)
 {
+	git_odb *odb = NULL;
 	git_oid from;
+	int known;
 
-	if (cur == NULL || git_oid_fromstr(&from, cur->commit) != 0) {
+	/* In pre-receive the live commit may be another push's, still in
+	 * its own quarantine; git_graph_descendant_of then fails (and
+	 * libgit2 1.5 leaks on that path): name no relation. */
+	known = cur != NULL && git_oid_fromstr(&from, cur->commit) == 0 &&
+	    git_repository_odb(&odb, repo) == 0 && git_odb_exists(odb, &from);
+	git_odb_free(odb);
+	if (!known) {
 		log_info("deploying %s (%s) to %s", short_sha, ref, path);
 		return;
 	}
@@ -510,6 +561,16 @@ deploy_run(const struct deploy_req *req)
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
+	/* The branch tip live already (a post-update run after pre-receive
+	 * deployed it): say so without waiting behind housekeeping. */
+	if (req->rev == NULL && deploy_tip_is_live(&c, curid, sizeof(curid),
+	    short_sha)) {
+		if (!req->settle)
+			log_info("commit %s is already live (release %s): "
+			    "nothing to do", short_sha, curid);
+		rc = 0;
+		goto out;
+	}
 	snprintf(what, sizeof(what), "the deploy of %s by %s", req->rev ? req->rev :
 	    cfg->branch, req->pusher);
 	if ((c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) == -1) {
@@ -555,6 +616,26 @@ deploy_run(const struct deploy_req *req)
 		}
 		git_reference_free(r);
 	}
+	/* pre-receive: git moves the ref only if it is still at "old"; a
+	 * push that waited behind another one here would lose that race. */
+	if (req->expect_old != NULL) {
+		char bref[300], now[GIT_OID_HEXSZ + 1] = "";
+		int absent = strspn(req->expect_old, "0") ==
+		    strlen(req->expect_old);
+
+		snprintf(bref, sizeof(bref), "refs/heads/%s", cfg->branch);
+		if (git_reference_name_to_id(&oid, c.repo, bref) == 0)
+			git_oid_tostr(now, sizeof(now), &oid);
+		git_error_clear();
+		if (absent ? now[0] != '\0' :
+		    strcmp(now, req->expect_old) != 0) {
+			snprintf(c.err, sizeof(c.err), "%s moved to %.7s while "
+			    "this push waited for the deploy lock (another "
+			    "push came first): fetch, merge and push again",
+			    bref, now[0] ? now : "nothing");
+			goto out;
+		}
+	}
 	if (repo_resolve(c.repo, rev, &oid, c.err, sizeof(c.err)) == -1)
 		goto out;
 	git_oid_tostr(short_sha, sizeof(short_sha), &oid);
@@ -582,8 +663,9 @@ deploy_run(const struct deploy_req *req)
 	}
 	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0 &&
 	    strcmp(cur.result, "deployed") == 0) {
-		log_info("commit %s is already live (release %s): nothing to do",
-		    short_sha, cur.id);
+		if (!req->settle)
+			log_info("commit %s is already live (release %s): "
+			    "nothing to do", short_sha, cur.id);
 		rc = 0;
 		goto out;
 	}
@@ -596,6 +678,18 @@ deploy_run(const struct deploy_req *req)
 	if (have_cur)
 		snprintf(rel.prev, sizeof(rel.prev), "%s", cur.id);
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
+	/* .gitattributes in use: part of what a reusable base must match */
+	{
+		char asig[64];
+		size_t blen = strlen(rel.build);
+
+		if (attr_scan(c.repo, req->repo_path, &oid, asig, sizeof(asig),
+		    c.err, sizeof(c.err)) == -1)
+			goto out;
+		if (asig[0] != '\0')
+			snprintf(rel.build + blen, sizeof(rel.build) - blen,
+			    " %s", asig);
+	}
 	if (have_cur)
 		snprintf(from, sizeof(from), "%s", cur.commit);
 	deploy_say_what(c.repo, have_cur ? &cur : NULL, &oid, short_sha,
@@ -821,8 +915,9 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	snprintf(rel.result, sizeof(rel.result), "deployed");
-	if (strcmp(target->result, "deployed") != 0 &&
-	    release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
+	rel.reason[0] = '\0';
+	if ((strcmp(target->result, "deployed") != 0 ||
+	    target->reason[0] != '\0') && release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
 		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s "
 	    "from=%s to=%s ms=%.0f result=deployed", rel.id, rel.commit,

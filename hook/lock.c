@@ -48,8 +48,12 @@ lock_note(int fd, const char *what)
 
 	len = snprintf(info, sizeof(info), "pid=%ld since=%lld what=%s\n",
 	    (long)getpid(), (long long)time(NULL), what);
-	if (ftruncate(fd, 0) == 0 && len > 0)
-		(void)pwrite(fd, info, (size_t)len, 0);
+	/* The note is advisory: when it cannot be written, a waiter just
+	 * says less about the holder. */
+	if (ftruncate(fd, 0) == -1 || len <= 0)
+		return;
+	if (pwrite(fd, info, (size_t)len, 0) != (ssize_t)len)
+		return;
 }
 
 static int lock_take(int, const char *, uid_t, gid_t, int);
@@ -117,7 +121,9 @@ void
 lock_release(int fd)
 {
 	if (fd != -1) {
-		(void)ftruncate(fd, 0);
+		/* advisory, as in lock_note: a stale note harms no one */
+		if (ftruncate(fd, 0) == -1)
+			log_debug("cannot clear the lock note: %s", strerror(errno));
 		close(fd);
 	}
 }

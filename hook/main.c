@@ -34,6 +34,8 @@ static const char usage_text[] =
 "\n"
 "  hook [REF...]        run from a bare repository's post-update hook (REFs)\n"
 "                       or post-receive hook (\"old new ref\" lines on stdin)\n"
+"  hook --pre-receive   run from a pre-receive hook: deploy before the ref\n"
+"                       moves; a failed deploy refuses the push\n"
 "  deploy [REV]         deploy REV (default: the branch tip) by hand\n"
 "  rollback [ID]        switch back to ID (default: the previous good\n"
 "                       release) and restart\n"
@@ -42,7 +44,9 @@ static const char usage_text[] =
 "  log [-n N]           the service's last N output lines (default 100)\n"
 "  restart              ask the agent to restart the service, wait\n"
 "  check                validate the config, directories and the agent\n"
-"  install-hook REPO    write REPO/hooks/post-update calling this config\n"
+"  install-hook [--pre-receive] REPO\n"
+"                       write REPO/hooks/post-update (and with --pre-receive\n"
+"                       REPO/hooks/pre-receive) calling this config\n"
 "\n"
 "  -c, --config FILE    config file (default: $REDEPLOY_CONFIG, the\n"
 "                       repository's redeploy.config, " CONFIG_DEFAULT_PATH ")\n"
@@ -178,9 +182,25 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 	char git_dir[PATH_MAX], err[ERRLEN], branch_ref[300], pusher[64];
 	char *text = NULL;
 	size_t i;
-	int rc = EXIT_USAGE;
+	int rc = EXIT_USAGE, pre = 0;
 
+	if (argc > 0 && strcmp(argv[0], "--pre-receive") == 0) {
+		pre = 1;
+		argc--;
+		argv++;
+	}
+	if (argc > 0 && argv[0][0] == '-') {
+		log_warnx("unknown option '%s' (see 'redeploy --help')",
+		    argv[0]);
+		return EXIT_USAGE;
+	}
 	if (repo_git_dir(git_dir, sizeof(git_dir), err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	/* The one other GIT_* variable we take, and only in pre-receive. */
+	if (pre && repo_set_quarantine(git_dir, getenv("GIT_QUARANTINE_PATH"),
+	    err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
@@ -190,6 +210,11 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 	main_pusher(pusher, sizeof(pusher));
 	if (main_same_repo(&cfg, git_dir) == -1)
 		goto out;
+	if (pre && argc > 0) {
+		log_warnx("usage: redeploy hook --pre-receive (\"old new ref\" "
+		    "lines on stdin)");
+		goto out;
+	}
 	if (argc > 0)
 		rc = refs_from_args(&refs, argc, argv);
 	else if ((rc = fs_read_fd(STDIN_FILENO, 1 << 20, &text,
@@ -211,6 +236,10 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 	req.cfg = &cfg;
 	req.repo_path = git_dir;
 	req.pusher = pusher;
+	if (pre) {
+		rc = prereceive_run(&cfg, git_dir, &refs, branch_ref, pusher);
+		goto out;
+	}
 	switch (refs_judge(&refs, branch_ref)) {
 	case REFS_IGNORE:
 		deploy_reconcile(&req);
@@ -331,10 +360,11 @@ cmd_releases(const char *cfgpath, int argc, char **argv)
 		if (l.v[i].time == 0 || gmtime_r(&t, &tm) == NULL ||
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
 			snprintf(when, sizeof(when), "-");
-		printf("%s %s  %.7s  %-8s  %-12s  %s\n",
+		printf("%s %s  %.7s  %-8s  %-12s  %s%s%s\n",
 		    l.v[i].current ? "*" : " ", l.v[i].id,
 		    l.v[i].commit[0] ? l.v[i].commit : "-", l.v[i].result,
-		    l.v[i].pusher[0] ? l.v[i].pusher : "-", when);
+		    l.v[i].pusher[0] ? l.v[i].pusher : "-", when,
+		    l.v[i].reason[0] ? "  " : "", l.v[i].reason);
 	}
 	rc = 0;
 out:
@@ -368,10 +398,16 @@ cmd_install_hook(const char *cfgpath, int argc, char **argv)
 	struct config cfg = { 0 };
 	char self[PATH_MAX];
 	ssize_t n;
-	int rc;
+	int rc, pre = 0;
 
-	if (argc != 1) {
-		log_warnx("usage: redeploy [-c CONFIG] install-hook REPO");
+	if (argc == 2 && strcmp(argv[0], "--pre-receive") == 0) {
+		pre = 1;
+		argc--;
+		argv++;
+	}
+	if (argc != 1 || argv[0][0] == '-') {
+		log_warnx("usage: redeploy [-c CONFIG] install-hook "
+		    "[--pre-receive] REPO");
 		return EXIT_USAGE;
 	}
 	/* The hook must name a config that loads, by absolute path. */
@@ -383,7 +419,7 @@ cmd_install_hook(const char *cfgpath, int argc, char **argv)
 		return EXIT_SYSTEM;
 	}
 	self[n] = '\0';
-	rc = install_hook(argv[0], cfg.file, self);
+	rc = install_hook(argv[0], cfg.file, self, pre);
 	config_free(&cfg);
 	return rc;
 }
@@ -480,7 +516,7 @@ static const struct {
 	const char *usage;
 	int own_options;	/* takes options of its own after the name */
 } commands[] = {
-	{ "hook", cmd_hook, "hook [REF...]", 0 },
+	{ "hook", cmd_hook, "hook [--pre-receive] [REF...]", 1 },
 	{ "deploy", cmd_deploy, "deploy [REV]", 0 },
 	{ "rollback", cmd_rollback, "rollback [ID]", 0 },
 	{ "releases", cmd_releases, "releases", 0 },
@@ -488,7 +524,8 @@ static const struct {
 	{ "log", cmd_log, "log [-n N]", 1 },
 	{ "restart", cmd_restart, "restart", 0 },
 	{ "check", cmd_check, "check", 0 },
-	{ "install-hook", cmd_install_hook, "install-hook REPO", 0 },
+	{ "install-hook", cmd_install_hook, "install-hook [--pre-receive] REPO",
+	    1 },
 };
 
 int

@@ -156,8 +156,10 @@ int
 ops_status(const struct config *cfg, int json)
 {
 	struct client_reply r;
-	char err[ERRLEN] = "";
+	char err[ERRLEN] = "", tip[ERRLEN];
 
+	if (!json && tip_differs(cfg, tip, sizeof(tip)))
+		printf("%s\n", tip);
 	if (ops_need_agent(cfg) == -1)
 		return EXIT_USAGE;
 	if (client_call(cfg, "GET", "/status", 10, &r, err, sizeof(err)) == -1 ||

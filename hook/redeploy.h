@@ -26,6 +26,8 @@
 
 /* repo.c - the repository and where the config comes from */
 int	repo_open(git_repository **out, const char *path, char *err, size_t n);
+int	repo_set_quarantine(const char *git_dir, const char *path, char *err,
+	    size_t n);
 int	repo_git_dir(char *out, size_t n, char *err, size_t errlen);
 int	repo_config_path(const char *git_dir, char *out, size_t n);
 int	repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
@@ -43,6 +45,8 @@ enum refs_verdict {
 struct refs_update {
 	char	*ref;
 	int	 deleted;	/* known deleted (post-receive new = 0...0) */
+	char	 old[GIT_OID_HEXSZ + 1];	/* from "old new ref" lines */
+	char	 new[GIT_OID_HEXSZ + 1];
 };
 struct refs {
 	struct refs_update *v;
@@ -51,6 +55,7 @@ struct refs {
 int	refs_from_args(struct refs *r, int argc, char **argv);
 int	refs_from_lines(struct refs *r, const char *text, char *err, size_t n);
 enum refs_verdict refs_judge(const struct refs *r, const char *branch_ref);
+const struct refs_update *refs_find(const struct refs *r, const char *ref);
 void	refs_free(struct refs *r);
 
 /* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
@@ -67,6 +72,7 @@ struct release {
 	char	 pusher[64];
 	char	 result[16];	/* pending | deployed | failed */
 	char	 build[256];	/* modes and owner it was built with */
+	char	 reason[256];	/* why it is failed or was not started */
 	char	 prev[RELEASE_IDLEN];	/* current before it went live */
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
@@ -124,12 +130,31 @@ struct checkout_opts {
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;
+	const git_oid	*commit;	/* whose attributes apply */
+	int		 attrs;		/* attr_scan() found some in use */
 };
 int	checkout_threads(void);
 int	checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	    char *err, size_t n);
 int	checkout_shared(int pathfd, int root_fd, const struct config *cfg,
 	    uid_t uid, gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n);
+
+/* attr.c - .gitattributes as git archive applies them */
+#define ATTR_IGNORE	1u	/* export-ignore: leave it out */
+#define ATTR_CONVERT	2u	/* text, eol, crlf, ident: filter it */
+#define ATTR_SUBST	4u	/* export-subst: expand $Format:...$ */
+struct attr;
+int	attr_scan(git_repository *repo, const char *repo_path,
+	    const git_oid *commit, char *sig, size_t n, char *err, size_t errn);
+int	attr_open(struct attr **out, git_repository *repo,
+	    const char *repo_path, const git_oid *commit, int root_fd,
+	    char *err, size_t n);
+void	attr_close(struct attr *a);
+int	attr_path(struct attr *a, const char *path, int is_dir,
+	    unsigned *flags, char *err, size_t n);
+int	attr_content(struct attr *a, git_blob *blob, const char *path,
+	    unsigned flags, const void **out, size_t *len, char **mem,
+	    char *err, size_t n);
 
 /* spare.c - a hard-link copy of the live release for the next deploy */
 int	spare_take(int releasesfd, const char *live_id, const char *incoming);
@@ -159,6 +184,9 @@ struct deploy_req {
 	const char	*rev;		/* NULL: the branch tip (read under lock) */
 	const char	*ref;		/* what the pusher pushed, for metadata */
 	const char	*pusher;
+	const char	*expect_old;	/* pre-receive: the branch must still
+					 * be here (0...0: absent) */
+	int		 settle;	/* after a push: quiet when live */
 };
 int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
@@ -169,6 +197,11 @@ int	deploy_current_kind(const struct config *cfg, int pathfd, char *err,
 	    size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+
+/* prereceive.c - deploy before git moves the ref */
+int	prereceive_run(const struct config *cfg, const char *git_dir,
+	    const struct refs *refs, const char *branch_ref,
+	    const char *pusher);
 
 /* client.c - requests to the agent */
 struct client_reply {
@@ -203,7 +236,10 @@ int	reconcile_view(const struct config *cfg,
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
-	    const char *self);
+	    const char *self, int pre);
+
+/* tip.c - the branch tip against what is live */
+int	tip_differs(const struct config *cfg, char *msg, size_t n);
 
 /* safety.c - setups refused, with the command that mends them */
 int	safety_path(const struct config *cfg, uid_t owner, char *err,

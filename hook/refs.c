@@ -24,8 +24,18 @@ refs_add(struct refs *r, const char *ref, size_t len, int deleted)
 	if ((v[r->n].ref = strndup(ref, len)) == NULL)
 		return -1;
 	v[r->n].deleted = deleted;
+	v[r->n].old[0] = v[r->n].new[0] = '\0';
 	r->n++;
 	return 0;
+}
+
+static void
+refs_hex(char *dst, const char *src, size_t len)
+{
+	if (len > GIT_OID_HEXSZ)
+		len = GIT_OID_HEXSZ;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
 int
@@ -84,6 +94,8 @@ refs_from_lines(struct refs *r, const char *text, char *err, size_t n)
 			refs_free(r);
 			return -1;
 		}
+		refs_hex(r->v[r->n - 1].old, line, (size_t)(sp1 - line));
+		refs_hex(r->v[r->n - 1].new, sp1 + 1, (size_t)(sp2 - sp1 - 1));
 		line = *end ? end + 1 : end;
 	}
 	return 0;
@@ -99,6 +111,19 @@ refs_judge(const struct refs *r, const char *branch_ref)
 		if (strcmp(r->v[i].ref, branch_ref) == 0)
 			v = r->v[i].deleted ? REFS_DELETED : REFS_DEPLOY;
 	return v;
+}
+
+/* The last update of ref in r, or NULL. */
+const struct refs_update *
+refs_find(const struct refs *r, const char *ref)
+{
+	const struct refs_update *u = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].ref, ref) == 0)
+			u = &r->v[i];
+	return u;
 }
 
 void

@@ -83,6 +83,18 @@ release_meta_format(const struct release *r, char *buf, size_t n)
 	    "prev=%s\n", r->id, r->commit, r->ref, r->pusher, r->time,
 	    r->serial, r->result, r->files, r->build, r->prev);
 
+	if (len >= 0 && (size_t)len < n && r->reason[0] != '\0') {
+		char clean[sizeof(r->reason)];
+		size_t i;
+
+		/* one line, whatever the agent or the pusher said */
+		for (i = 0; r->reason[i] != '\0' && i + 1 < sizeof(clean); i++)
+			clean[i] = (unsigned char)r->reason[i] < 0x20 ? ' ' :
+			    r->reason[i];
+		clean[i] = '\0';
+		len += snprintf(buf + len, n - (size_t)len, "reason=%s\n",
+		    clean);
+	}
 	return len < 0 || (size_t)len >= n ? -1 : len;
 }
 
@@ -125,6 +137,9 @@ release_meta_parse(struct release *r, const char *text)
 				    vlen);
 			else if (KEY("build"))
 				meta_copy(r->build, sizeof(r->build), eq + 1,
+				    vlen);
+			else if (KEY("reason"))
+				meta_copy(r->reason, sizeof(r->reason), eq + 1,
 				    vlen);
 			else if (KEY("time") || KEY("files") ||
 			    KEY("serial")) {

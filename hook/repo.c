@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "redeploy.h"
 
@@ -22,15 +23,72 @@ repo_giterr(void)
 	return e && e->message ? e->message : "unknown libgit2 error";
 }
 
+/* pre-receive: git's quarantine, added to every repository we open */
+static char repo_quarantine[PATH_MAX];
+
+/*
+ * In a pre-receive hook the pushed objects are still in GIT_QUARANTINE_PATH
+ * (git 2.11 and later).  Take exactly that directory, once it is known to be
+ * a directory under the repository's own objects/, and nothing else from
+ * the environment: every repo_open() adds it as an object alternate, in
+ * memory only (nothing is written into the repository).
+ */
+int
+repo_set_quarantine(const char *git_dir, const char *path, char *err,
+    size_t n)
+{
+	char *abs = NULL, objects[PATH_MAX];
+	struct stat st;
+	size_t len;
+	int rc = -1;
+
+	if (path == NULL || *path == '\0') {
+		repo_quarantine[0] = '\0';
+		return 0;
+	}
+	len = (size_t)snprintf(objects, sizeof(objects), "%s/objects/",
+	    git_dir);
+	if ((abs = realpath(path, NULL)) == NULL || stat(abs, &st) == -1 ||
+	    !S_ISDIR(st.st_mode)) {
+		snprintf(err, n, "GIT_QUARANTINE_PATH '%s': %s", path,
+		    strerror(errno ? errno : ENOTDIR));
+		goto out;
+	}
+	if (len >= sizeof(objects) || strncmp(abs, objects, len) != 0 ||
+	    strlen(abs) >= sizeof(repo_quarantine)) {
+		snprintf(err, n, "GIT_QUARANTINE_PATH '%s' is not under '%s'",
+		    path, objects);
+		goto out;
+	}
+	snprintf(repo_quarantine, sizeof(repo_quarantine), "%s", abs);
+	rc = 0;
+out:
+	free(abs);
+	return rc;
+}
+
 int
 repo_open(git_repository **out, const char *path, char *err, size_t n)
 {
+	git_odb *odb = NULL;
+
 	*out = NULL;
 	if (git_repository_open_bare(out, path) != 0) {
 		snprintf(err, n, "cannot open repository '%s': %s", path,
 		    repo_giterr());
 		return -1;
 	}
+	if (repo_quarantine[0] != '\0' &&
+	    (git_repository_odb(&odb, *out) != 0 ||
+	    git_odb_add_disk_alternate(odb, repo_quarantine) != 0)) {
+		snprintf(err, n, "reading the pushed objects in '%s': %s",
+		    repo_quarantine, repo_giterr());
+		git_odb_free(odb);
+		git_repository_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	git_odb_free(odb);
 	return 0;
 }
 

@@ -94,7 +94,10 @@ restart_verify(const struct restart_site *c, struct release *rel,
 		client_reply_free(&rep);
 		return 0;
 	}
-	log_warnx("release %s failed: %s", rel->id, why);
+	if (asked == -1)
+		log_warnx("release %s was not started: %s", rel->id, why);
+	else
+		log_warnx("release %s failed: %s", rel->id, why);
 	if (rep.json != NULL) {
 		log_warnx("the service's last lines:");
 		client_print_log(&rep, 10);
@@ -102,10 +105,15 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	untouched = client_int(&rep, "untouched") == 1;
 	client_reply_free(&rep);
 	snprintf(err, n, "%s", why);
-	snprintf(rel->result, sizeof(rel->result), "failed");
+	/* An agent that was not reached says nothing of the release: it
+	 * is not condemned, only the reason is kept for `releases`. */
+	if (asked != -1)
+		snprintf(rel->result, sizeof(rel->result), "failed");
+	snprintf(rel->reason, sizeof(rel->reason), "%s%s", asked == -1 ?
+	    "not started: " : "", why);
 	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1 ||
 	    fsync(c->releasesfd) == -1)
-		log_warn("marking release %s failed", rel->id);
+		log_warn("marking release %s %s", rel->id, rel->result);
 	*result = "failed";
 	crashpoint("rollback");
 	if (prev == NULL && c->prev_link[0] != '\0') {

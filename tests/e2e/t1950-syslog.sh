@@ -5,6 +5,7 @@
 # syslog (rsyslogd with a private config), under the configured tag.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 TAG=rdtest$$
 

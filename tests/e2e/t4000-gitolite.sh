@@ -10,6 +10,7 @@
 # Then: the installer changes nothing when run again, refuses what would
 # conflict, and --remove plus userdel leave nothing behind.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 INSTALLER=$TEST_ROOT/scripts/install-gitolite-hook
 GLHOME=$T/glhome
@@ -308,6 +309,55 @@ refusals() {
 	same_snapshots "$SNAP/installed" "$SNAP/refused"
 }
 
+# --pre-receive: the deploy runs before the ref moves, over ssh too; a
+# failed deploy refuses the push.  Then back to the post-update install.
+pre_receive_over_ssh() {
+	local id before hook=$GLHOME/local/hooks/repo-specific/$HOOK_NAME
+	install_hook --remove
+	[ "$rc" -eq 0 ] || fail "--remove exited $rc: $(cat "$T/inst.out")"
+	install_hook --pre-receive
+	[ "$rc" -eq 0 ] || fail "--pre-receive exited $rc: $(cat "$T/inst.out")"
+	[ "$(readlink "$REPO/hooks/pre-receive")" = "$GLHOME/local/hooks/multi-hook-driver" ] ||
+		fail "$REPO/hooks/pre-receive is not gitolite's driver: $(ls -l "$REPO/hooks")"
+	[ "$(readlink "$REPO/hooks/pre-receive.h00-$HOOK_NAME")" = "$hook" ] ||
+		fail "no pre-receive.h00-$HOOK_NAME link: $(ls -l "$REPO/hooks")"
+	[ "$(readlink "$REPO/hooks/post-update.h00-$HOOK_NAME")" = "$hook" ] ||
+		fail "no post-update.h00-$HOOK_NAME link: $(ls -l "$REPO/hooks")"
+	sh -n "$hook" || fail "$hook is not valid sh"
+	export GIT_SSH_COMMAND
+	GIT_SSH_COMMAND=$(ssh_cmd alice)
+	make_site 4
+	push || fail "push over ssh failed: $(cat "$T/push.out")"
+	output_has "remote: redeploy: release "
+	assert_deployed HEAD
+	id=$(live_id)
+	before=$(git --git-dir="$REPO" rev-parse master)
+	ln -sfn /etc/passwd "$WORK/escape"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "escaping link"
+	! push || fail "a failed deploy over ssh did not refuse the push"
+	output_has "remote: redeploy: deploy failed:"
+	output_has "! [remote rejected] HEAD -> master (pre-receive hook declined)"
+	[ "$(git --git-dir="$REPO" rev-parse master)" = "$before" ] ||
+		fail "the branch moved"
+	assert_current "$id"
+	git -C "$WORK" rm -q escape
+	git -C "$WORK" commit -q -m "no link"
+	push || fail "push after the fix failed: $(cat "$T/push.out")"
+	# shellcheck disable=SC2016 # expanded by wait_for
+	wait_for '[ -z "$(pgrep -f -- "-c $CONFIG hook")" ]' 60
+	wait_unlocked
+	assert_deployed master
+	grep -qx 'pusher=alice' "$LIVE/releases/$(live_id).meta" ||
+		fail "pusher is not alice"
+	install_hook --remove --pre-receive
+	[ "$rc" -eq 0 ] || fail "--remove --pre-receive exited $rc: $(cat "$T/inst.out")"
+	[ -z "$(find "$REPO/hooks" -name 'pre-receive*' ! -name '*.sample')" ] ||
+		fail "--remove left pre-receive hooks: $(ls -l "$REPO/hooks")"
+	install_hook
+	[ "$rc" -eq 0 ] || fail "reinstall exited $rc: $(cat "$T/inst.out")"
+}
+
 remove_all() {
 	local uid f left
 	install_hook --remove
@@ -344,21 +394,22 @@ remove_all() {
 	for f in "/var/mail/$GLU" "/var/spool/mail/$GLU"; do
 		[ ! -e "$f" ] || fail "$f is still there"
 	done
-	left=$(find "$T" /tmp /var/tmp /run /etc /var/mail /var/spool -xdev \
-		-uid "$uid" 2>/dev/null | head)
+	# (other tests' scratch directories in /tmp are theirs: a test in
+	# namespaces of its own may have made a user with the same uid)
+	left=$({ find "$T" /var/tmp /run /etc /var/mail /var/spool -xdev \
+		-uid "$uid"; find /tmp -xdev -path '/tmp/redeploy-*' -prune -o \
+		-uid "$uid" -print; } 2>/dev/null | head)
 	[ -z "$left" ] || fail "files of uid $uid left behind: $left"
 }
 
 # ---
 
 need_packages() {	# prints why the test cannot run, if so
-	if ! command -v gitolite >/dev/null || [ ! -x /usr/sbin/sshd ]; then
-		"$TEST_ROOT/scripts/deps" >"$T/deps.out" 2>&1 || true
-	fi
+	# make test installs nothing: make check (scripts/deps) does
 	if ! command -v gitolite >/dev/null; then
-		echo "gitolite3 is not installed and scripts/deps could not install it: $(tail -n 1 "$T/deps.out")"
+		echo "gitolite3 is not installed (make check or scripts/deps installs it)"
 	elif [ ! -x /usr/sbin/sshd ]; then
-		echo "openssh-server is not installed and scripts/deps could not install it: $(tail -n 1 "$T/deps.out")"
+		echo "openssh-server is not installed (make check or scripts/deps installs it)"
 	elif ! command -v useradd >/dev/null || ! command -v runuser >/dev/null; then
 		echo "needs useradd and runuser"
 	fi
@@ -374,6 +425,7 @@ TESTS=(
 	"alice pushes over ssh: live as the gitolite user, remote: redeploy:, pusher=alice:alice_pushes"
 	"a second run of the installer changes nothing and says so:install_again"
 	"a common post-update, unknown users and repositories are refused:refusals"
+	"--pre-receive over ssh: a failed deploy refuses alice's push:pre_receive_over_ssh"
 	"--remove, sshd stopped and userdel -r leave nothing behind:remove_all"
 )
 

@@ -166,6 +166,58 @@ test_refs_lines(void **state)
 	refs_free(&r);
 }
 
+/* pre-receive needs each line's old and new ids */
+static void
+test_refs_old_new(void **state)
+{
+	const char *z = "0000000000000000000000000000000000000000";
+	const char *a = "1111111111111111111111111111111111111111";
+	const char *b = "2222222222222222222222222222222222222222";
+	const struct refs_update *u;
+	struct refs r;
+	char text[300], err[128];
+
+	snprintf(text, sizeof(text), "%s %s refs/tags/v1\n%s %s "
+	    "refs/heads/master\n", z, a, a, b);
+	assert_int_equal(refs_from_lines(&r, text, err, sizeof(err)), 0);
+	assert_non_null(u = refs_find(&r, "refs/heads/master"));
+	assert_string_equal(u->old, a);
+	assert_string_equal(u->new, b);
+	assert_false(u->deleted);
+	assert_non_null(u = refs_find(&r, "refs/tags/v1"));
+	assert_string_equal(u->old, z);
+	assert_null(refs_find(&r, "refs/heads/main"));
+	refs_free(&r);
+	/* a deletion: new is all zeros */
+	snprintf(text, sizeof(text), "%s %s refs/heads/master\n", a, z);
+	assert_int_equal(refs_from_lines(&r, text, err, sizeof(err)), 0);
+	assert_true(refs_find(&r, "refs/heads/master")->deleted);
+	refs_free(&r);
+}
+
+/* why a release failed: kept, on one line whatever it said */
+static void
+test_release_meta_reason(void **state)
+{
+	struct release r, back;
+	char buf[4096];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.commit, sizeof(r.commit), "%s",
+	    "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b");
+	snprintf(r.result, sizeof(r.result), "failed");
+	snprintf(r.reason, sizeof(r.reason), "exited\nresult=deployed");
+	assert_true(release_meta_format(&r, buf, sizeof(buf)) > 0);
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(release_meta_parse(&back, buf), 0);
+	assert_string_equal(back.result, "failed");
+	assert_string_equal(back.reason, "exited result=deployed");
+	/* no reason, no line */
+	r.reason[0] = '\0';
+	assert_true(release_meta_format(&r, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "reason="));
+}
+
 static void
 test_refs_args(void **state)
 {
@@ -264,6 +316,8 @@ main(void)
 		cmocka_unit_test(test_prune_plan),
 		cmocka_unit_test(test_refs_lines),
 		cmocka_unit_test(test_refs_args),
+		cmocka_unit_test(test_refs_old_new),
+		cmocka_unit_test(test_release_meta_reason),
 		cmocka_unit_test(test_vet_name),
 		cmocka_unit_test(test_vet_entry),
 		cmocka_unit_test(test_vet_shared),
