@@ -33,6 +33,8 @@ endif
 
 PKG_CONFIG ?= pkg-config
 HOOK_PKGS = libgit2 inih libcurl jansson
+# libcurl's headers only: the hook dlopens it when it calls the agent.
+HOOK_LINK_PKGS = libgit2 inih jansson
 AGENT_PKGS = libmicrohttpd jansson inih
 TEST_PKGS = cmocka inih
 pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
@@ -59,7 +61,7 @@ all: $(HOOK_BIN) $(AGENT_BIN)
 
 $(HOOK_BIN): $(HOOK_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_PKGS)) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_LINK_PKGS)) -lpthread -ldl
 
 $(AGENT_BIN): $(AGENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -78,7 +80,8 @@ $(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ) $(AGENT_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ihook -Iagent $(call pkgcflags,$(TEST_PKGS)) \
 		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ \
-		$(call pkglibs,$(TEST_PKGS) $(HOOK_PKGS) $(AGENT_PKGS)) -lpthread
+		$(call pkglibs,$(TEST_PKGS) $(HOOK_LINK_PKGS) $(AGENT_PKGS)) \
+		-lpthread -ldl
 
 units: $(UNIT_BIN)
 

@@ -25,6 +25,8 @@
 #define RELEASE_IDLEN	64
 
 /* repo.c - the repository and where the config comes from */
+void	repo_init(void);
+void	repo_shutdown(void);
 int	repo_open(git_repository **out, const char *path, char *err, size_t n);
 int	repo_git_dir(char *out, size_t n, char *err, size_t errlen);
 int	repo_config_path(const char *git_dir, char *out, size_t n);
@@ -168,6 +170,7 @@ int	client_call(const struct config *cfg, const char *method,
 	    const char *path, double timeout, struct client_reply *out,
 	    char *err, size_t n);
 void	client_reply_free(struct client_reply *r);
+void	client_cleanup(void);
 const char *client_str(const struct client_reply *r, const char *key);
 long long client_int(const struct client_reply *r, const char *key);
 void	client_print_log(const struct client_reply *r, size_t max);
