@@ -378,11 +378,97 @@ co_same(const git_tree_entry *a, const git_tree_entry *b)
 	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b));
 }
 
+static int
+co_walked(git_filemode_t m)
+{
+	return m == GIT_FILEMODE_TREE || m == GIT_FILEMODE_LINK ||
+	    m == GIT_FILEMODE_COMMIT;
+}
+
+/*
+ * Can replacing entry oe by e (either NULL: added, removed) change where a
+ * symlink elsewhere in the tree resolves?  vet_symlink walks directories
+ * and follows symlinks; a file, whatever its content, ends a path the same
+ * way a missing entry does.  So only directories, symlinks and submodules
+ * that appear, go or change type (or target) matter.
+ */
+static int
+co_restructures(const git_tree_entry *oe, const git_tree_entry *e)
+{
+	git_filemode_t a = oe ? git_tree_entry_filemode(oe) : GIT_FILEMODE_BLOB;
+	git_filemode_t b = e ? git_tree_entry_filemode(e) : GIT_FILEMODE_BLOB;
+
+	if (a == GIT_FILEMODE_TREE && b == GIT_FILEMODE_TREE)
+		return 0;
+	return co_walked(a) || co_walked(b);
+}
+
+struct co_count {
+	const struct config *cfg;
+	const char	*base;		/* path of the subtree walked */
+	unsigned long	 files;
+};
+
+static int
+co_count_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct co_count *cc = payload;
+	char path[4096];
+
+	if (cc->cfg->shared.n > 0) {
+		snprintf(path, sizeof(path), "%s/%s%s", cc->base, root,
+		    git_tree_entry_name(e));
+		if (vet_is_shared(&cc->cfg->shared, path))
+			return 1;
+	}
+	switch (git_tree_entry_filemode(e)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		cc->files++;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* How many files a sync takes away with old entry oe (a walk of what is
+ * removed only), so that the new count is the old one plus the diff. */
+static int
+co_count_removed(struct co_worker *w, const git_tree_entry *oe,
+    const char *path)
+{
+	struct co_count cc = { w->co->o->cfg, path, 0 };
+	git_tree *sub = NULL;
+
+	switch (git_tree_entry_filemode(oe)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		w->st.removed++;
+		return 0;
+	case GIT_FILEMODE_TREE:
+		break;
+	default:
+		return 0;
+	}
+	if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(oe)) != 0 ||
+	    git_tree_walk(sub, GIT_TREEWALK_PRE, co_count_cb, &cc) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading tree '%s': %s", path,
+		    co_giterr());
+		git_tree_free(sub);
+		return -1;
+	}
+	git_tree_free(sub);
+	w->st.removed += cc.files;
+	return 0;
+}
+
 /*
  * Bring a directory that holds the base tree to the new tree: remove what
  * went away or changed, write what is new or changed as new inodes, and
  * recurse only into subtrees whose ids differ.  Unchanged files stay hard
  * links shared with the live release; nothing is written through them.
+ * When recycling an old release into the spare, base_fd is the release
+ * that holds the new tree: what changed is a hard link to it, not a write.
  */
 static int
 co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
@@ -393,7 +479,7 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 	const git_tree_entry *e, *oe;
 	char path[4096];
 	size_t i, rlen = strlen(t->rel);
-	int rc = -1;
+	int linkfd = -1, rc = -1;
 
 	if (git_tree_lookup(&tree, w->repo, &t->tree) != 0 ||
 	    git_tree_lookup(&old, w->repo, &t->base) != 0) {
@@ -401,6 +487,8 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    rlen ? t->rel : "/", co_giterr());
 		goto out;
 	}
+	if (co->o->recycle && co->o->base_fd != -1)
+		linkfd = fs_open_beneath(co->o->base_fd, t->rel);
 	for (i = 0; i < git_tree_entrycount(old); i++) {
 		oe = git_tree_entry_byindex(old, i);
 		e = git_tree_entry_byname(tree, git_tree_entry_name(oe));
@@ -412,6 +500,10 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    git_tree_entry_name(oe));
 		if (vet_is_shared(&cfg->shared, path))
 			continue;
+		if (co_restructures(oe, e))
+			w->st.restructured = 1;
+		if (co_count_removed(w, oe, path) == -1)
+			goto out;
 		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1) {
 			snprintf(w->err, sizeof(w->err), "removing '%s': %s",
 			    path, strerror(errno));
@@ -447,11 +539,16 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 			}
 			continue;
 		}
-		if (co_entry(w, dirfd, -1, NULL, e, path) == -1)
+		if (co_restructures(oe, e))
+			w->st.restructured = 1;
+		if (co_entry(w, dirfd, linkfd, linkfd != -1 ? tree : NULL, e,
+		    path) == -1)
 			goto out;
 	}
 	rc = 0;
 out:
+	if (linkfd != -1)
+		close(linkfd);
 	git_tree_free(old);
 	git_tree_free(tree);
 	return rc;
@@ -514,9 +611,10 @@ struct co_walk {
 	unsigned long	 files;
 };
 
-/* After a sync every symlink of the new tree is vetted again: a link that
- * did not change can escape through one that did ("d -> ." next to an
- * unchanged "e -> d/.."). */
+/* After a sync that added, removed or retyped a directory or symlink,
+ * every symlink of the new tree is vetted again: a link that did not
+ * change can escape through one that did ("d -> ." next to an unchanged
+ * "e -> d/.."). */
 static int
 co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 {
@@ -556,7 +654,8 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	struct co co;
 	struct co_worker w[CO_MAXTHREADS];
 	struct co_task *t;
-	int i, nthreads, started = 0, rc = -1;
+	unsigned long removed = 0;
+	int i, nthreads, started = 0, restructured = 0, rc = -1;
 	mode_t rx;
 
 	memset(&co, 0, sizeof(co));
@@ -599,7 +698,16 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 		snprintf(err, n, "%s", co.err);
 		goto out;
 	}
-	if (o->sync) {
+	for (i = 0; i < nthreads; i++) {
+		restructured |= w[i].st.restructured;
+		removed += w[i].st.removed;
+	}
+	/* A sync of files only cannot change where any symlink resolves:
+	 * the count is the base's plus the diff, and no walk of the tree. */
+	if (o->sync && !o->recycle && !restructured && o->base_files >= 0) {
+		st->linked = (unsigned long)o->base_files > removed ?
+		    (unsigned long)o->base_files - removed : 0;
+	} else if (o->sync && !o->recycle) {
 		struct co_walk cw = { &w[0], 0 };
 
 		w[0].err[0] = '\0';
@@ -626,6 +734,8 @@ out:
 		st->linked += w[i].st.linked;
 		st->dirs += w[i].st.dirs;
 		st->links += w[i].st.links;
+		st->removed += w[i].st.removed;
+		st->restructured |= w[i].st.restructured;
 		st->bytes += w[i].st.bytes;
 		co_worker_close(&w[i]);
 	}

@@ -261,6 +261,9 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.base_fd = have_base && !sync ? c->basefd : -1;
 	o.root_fd = c->rootfd;
 	o.sync = sync;
+	/* what the spare holds, counted at its deploy: the new count is
+	 * that plus the diff */
+	o.base_files = sync && cur->files > 0 ? cur->files : -1;
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
@@ -366,13 +369,12 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 		    rel->id);
 		lock_note(c->lockfd, what);
 	}
-	if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
-		log_warn("pruning old releases in '%s/releases'", c->cfg->path);
-	else if (pruned > 0 && pid == -1)
-		log_info("removed %zu old release%s", pruned,
-		    pruned == 1 ? "" : "s");
-	if (tree == NULL)	/* no repository at hand: no spare */
+	if (tree == NULL) {	/* no repository at hand: no spare */
+		if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
+			log_warn("pruning old releases in '%s/releases'",
+			    c->cfg->path);
 		goto done;
+	}
 	memset(&o, 0, sizeof(o));
 	o.repo_path = c->req->repo_path;
 	o.cfg = c->cfg;
@@ -380,10 +382,14 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
-	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
-	    err, sizeof(err)) == -1)
+	/* The release that falls out of `keep` becomes the next spare. */
+	if (spare_prepare(c->pathfd, c->releasesfd, rel, &o, c->suid, c->sgid,
+	    &pruned, err, sizeof(err)) == -1)
 		log_warnx("preparing the next deploy: %s", err);
 done:
+	if (pruned > 0 && pid == -1)
+		log_info("removed %zu old release%s", pruned,
+		    pruned == 1 ? "" : "s");
 	if (pid == 0)
 		_exit(0);	/* the parent reports and cleans up */
 }

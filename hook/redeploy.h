@@ -88,6 +88,7 @@ int	release_switch(int pathfd, const char *id, uid_t uid, gid_t gid);
 int	release_prune_plan(const struct release_list *l, int keep,
 	    unsigned char *doomed);
 int	release_prune(int pathfd, int keep, size_t *removed);
+int	release_remove(int releasesfd, const char *id);
 int	release_clean_debris(int pathfd);
 
 /* vet.c - names and symlink targets from a pushed tree */
@@ -105,7 +106,10 @@ struct checkout_stats {
 	unsigned long	linked;		/* unchanged files reused (hard links) */
 	unsigned long	dirs;
 	unsigned long	links;		/* symlinks */
+	unsigned long	removed;	/* files a sync removed */
 	unsigned long long bytes;
+	int		restructured;	/* a sync added, removed or retyped a
+					 * directory, symlink or submodule */
 };
 struct checkout_opts {
 	const char	*repo_path;	/* absolute path of the bare repository */
@@ -116,6 +120,10 @@ struct checkout_opts {
 	int		 root_fd;	/* the empty directory to fill, or with
 					 * sync, the one holding base_tree */
 	int		 sync;		/* apply base_tree -> tree in root_fd */
+	int		 recycle;	/* with sync: base_fd holds `tree` (a
+					 * vetted release); changed files are
+					 * hard links to it */
+	long		 base_files;	/* with sync: files in base_tree, or -1 */
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;
@@ -131,6 +139,13 @@ int	spare_take(int releasesfd, const char *live_id, const char *incoming);
 int	spare_make(int pathfd, int releasesfd, const char *id,
 	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
 	    char *err, size_t n);
+int	spare_recycle(int pathfd, int releasesfd, const struct release *old,
+	    const git_oid *old_tree, const char *id,
+	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
+	    char *err, size_t n);
+int	spare_prepare(int pathfd, int releasesfd, const struct release *live,
+	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
+	    size_t *pruned, char *err, size_t n);
 
 /* restart.c - restart through the agent, verify, or roll back */
 struct restart_site {

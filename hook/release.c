@@ -318,7 +318,7 @@ release_prune_plan(const struct release_list *l, int keep,
 }
 
 /* Move a release out of sight first, then delete it at leisure. */
-static int
+int
 release_remove(int releasesfd, const char *id)
 {
 	char trash[32], hex[17], meta[RELEASE_IDLEN + 8];
