@@ -139,8 +139,8 @@ int	spare_take(int releasesfd, const char *live_id, const char *incoming);
 int	spare_make(int pathfd, int releasesfd, const char *id,
 	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
 	    char *err, size_t n);
-int	spare_recycle(int pathfd, int releasesfd, const struct release *old,
-	    const git_oid *old_tree, const char *id,
+int	spare_recycle(int pathfd, int releasesfd, const char *from,
+	    const char *from_meta, const git_oid *old_tree, const char *id,
 	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
 	    char *err, size_t n);
 int	spare_prepare(int pathfd, int releasesfd, const struct release *live,

@@ -105,21 +105,21 @@ out:
 }
 
 /*
- * Turn release `old`, whose tree is old_tree and which pruning would
- * remove, into .spare-<id> of release <id> (tree tmpl->tree).  From the
- * rename on, `old` is no release any more: a kill leaves .incoming-*
- * debris (and maybe its metadata alone), which the next deploy removes.
+ * Turn `from` in releases/ (a release that pruning would remove, with its
+ * metadata from_meta, or the spare of a release no longer live), whose
+ * tree is old_tree, into .spare-<id> of release <id> (tree tmpl->tree).
+ * From the rename on, `from` is gone: a kill leaves .incoming-* debris
+ * (and maybe metadata alone), which the next deploy removes.
  */
 int
-spare_recycle(int pathfd, int releasesfd, const struct release *old,
-    const git_oid *old_tree, const char *id,
+spare_recycle(int pathfd, int releasesfd, const char *from,
+    const char *from_meta, const git_oid *old_tree, const char *id,
     const struct checkout_opts *tmpl, uid_t suid, gid_t sgid, char *err,
     size_t n)
 {
 	struct checkout_opts o = *tmpl;
 	struct checkout_stats st;
 	char hex[17], work[32], spare[RELEASE_IDLEN + 16];
-	char meta[RELEASE_IDLEN + 8];
 	int relfd = -1, rootfd = -1, rc = -1;
 
 	if (fs_random_hex(hex, 8) == -1) {
@@ -128,20 +128,20 @@ spare_recycle(int pathfd, int releasesfd, const struct release *old,
 	}
 	snprintf(work, sizeof(work), ".incoming-%s", hex);
 	snprintf(spare, sizeof(spare), ".spare-%s", id);
-	snprintf(meta, sizeof(meta), "%s.meta", old->id);
 	if ((relfd = openat(releasesfd, id, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		snprintf(err, n, "release '%s': %s", id, strerror(errno));
 		return -1;
 	}
-	if (renameat(releasesfd, old->id, releasesfd, work) == -1) {
-		snprintf(err, n, "moving release '%s': %s", old->id,
-		    strerror(errno));
+	if (renameat(releasesfd, from, releasesfd, work) == -1) {
+		snprintf(err, n, "moving '%s': %s", from, strerror(errno));
 		work[0] = '\0';
 		goto out;
 	}
-	if (unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT) {
-		snprintf(err, n, "removing '%s': %s", meta, strerror(errno));
+	if (from_meta != NULL && unlinkat(releasesfd, from_meta, 0) == -1 &&
+	    errno != ENOENT) {
+		snprintf(err, n, "removing '%s': %s", from_meta,
+		    strerror(errno));
 		goto out;
 	}
 	if ((rootfd = openat(releasesfd, work, O_RDONLY | O_DIRECTORY |
@@ -203,7 +203,8 @@ spare_prepare(int pathfd, int releasesfd, const struct release *live,
 	struct release_list l = { 0 };
 	git_repository *repo = NULL;
 	unsigned char *doomed = NULL;
-	char spare[RELEASE_IDLEN + 16];
+	char spare[RELEASE_IDLEN + 16], stale[RELEASE_IDLEN + 16];
+	char meta[RELEASE_IDLEN + 8];
 	struct stat st;
 	git_oid old_tree;
 	size_t i, pick;
@@ -227,16 +228,34 @@ spare_prepare(int pathfd, int releasesfd, const struct release *live,
 		else
 			(void)unlinkat(releasesfd, spare, 0);
 	}
+	if (git_repository_open_bare(&repo, tmpl->repo_path) != 0)
+		repo = NULL;
+	/* The spare of a release that is no longer live (after a rollback)
+	 * holds that release's tree: the cheapest start of all. */
+	for (i = 0; i < l.n; i++) {
+		snprintf(stale, sizeof(stale), ".spare-%s", l.v[i].id);
+		if (l.v[i].current || fstatat(releasesfd, stale, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (!S_ISDIR(st.st_mode) || have_spare ||
+		    strcmp(l.v[i].build, live->build) != 0 ||
+		    spare_tree_of(repo, &l.v[i], &old_tree) == -1 ||
+		    spare_recycle(pathfd, releasesfd, stale, NULL, &old_tree,
+		    live->id, tmpl, suid, sgid, err, n) == -1)
+			(void)fs_remove_tree(releasesfd, stale);
+		else
+			have_spare = 1;
+	}
 	for (pick = 0; !have_spare && pick < l.n; pick++)
 		if (doomed[pick] && strcmp(l.v[pick].id, live->id) != 0 &&
 		    l.v[pick].build[0] != '\0' &&
 		    strcmp(l.v[pick].build, live->build) == 0)
 			break;
 	if (!have_spare && pick < l.n &&
-	    git_repository_open_bare(&repo, tmpl->repo_path) == 0 &&
 	    spare_tree_of(repo, &l.v[pick], &old_tree) == 0) {
-		if (spare_recycle(pathfd, releasesfd, &l.v[pick], &old_tree,
-		    live->id, tmpl, suid, sgid, err, n) == 0)
+		snprintf(meta, sizeof(meta), "%s.meta", l.v[pick].id);
+		if (spare_recycle(pathfd, releasesfd, l.v[pick].id, meta,
+		    &old_tree, live->id, tmpl, suid, sgid, err, n) == 0)
 			have_spare = 1;
 		else
 			log_warnx("recycling release %s into the next spare: "
