@@ -120,7 +120,7 @@ http_refusal(struct http *h, struct MHD_Connection *c, const char *method,
 	http_peer(c, peer, sizeof(peer));
 	http_clean(m, sizeof(m), method);
 	http_clean(path, sizeof(path), url);
-	log_event(LOG_WARNING, "refused peer=%s method=%s path=%s reason=\"%s\"",
+	log_event(LOG_WARNING, "refused peer=%s method=%s path=%s reason=%s",
 	    peer, m, path, reason);
 }
 
@@ -455,7 +455,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		r->waiting = 1;
 		http_peer(c, peer, sizeof(peer));
-		log_event(LOG_NOTICE, "restart requested peer=%s", peer);
+		log_event(LOG_NOTICE, "restart requested=1 peer=%s",
+		    peer);
 		if (svc_restart(h->svc, http_restarted, r) == -1)
 			return MHD_NO;
 		if (r->done)	/* answered at once (nothing to run) */

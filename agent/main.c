@@ -74,14 +74,18 @@ agent_reload(struct agent *a)
 
 	config_free(next);
 	if (config_load(next, a->cfgpath, err, sizeof(err)) == -1) {
-		log_warnx("reload: %s; keeping the running config", err);
+		log_event(LOG_ERR, "reload config=%s result=refused "
+		    "reason=\"%s; keeping the running config\"", a->cfgpath,
+		    err);
 		return;
 	}
 	if (!next->has_service || strcmp(next->listen, cur->listen) != 0 ||
 	    strcmp(next->token_file, cur->token_file) != 0 ||
 	    (cur->user && (!next->user || strcmp(cur->user, next->user))))
-		log_warnx("reload: listen, token_file and user need a restart "
-		    "of redeployd; the rest applies at the next restart");
+		log_event(LOG_WARNING, "reload config=%s result=partial "
+		    "reason=\"listen, token_file and user need a restart of "
+		    "redeployd; the rest applies at the next restart\"",
+		    a->cfgpath);
 	if (!next->has_service) {
 		config_free(next);
 		return;
@@ -308,7 +312,7 @@ main(int argc, char **argv)
 	switch (pidfile_reap_stale(pidfd, cfg->stop_timeout, err,
 	    sizeof(err))) {
 	case 1:
-		log_event(LOG_WARNING, "%s", err);
+		log_event(LOG_WARNING, "stale reason=%s", err);
 		break;
 	case -1:	/* the port may still be taken: say so, go on */
 		log_warnx("%s", err[0] ? err : "cannot stop the old service");

@@ -341,7 +341,7 @@ svc_ready_timeout(void *arg)
 	s->probe = NULL;
 	snprintf(s->error, sizeof(s->error), "not ready within %g s (%s)",
 	    s->cfg->ready_timeout, "check 'ready' in the config and the log");
-	log_event(LOG_ERR, "failed pid=%ld release=%s reason=\"%s\"",
+	log_event(LOG_ERR, "failed pid=%ld release=%s reason=%s",
 	    (long)s->pid, s->release, s->error);
 	s->state = SVC_FAILED;
 	svc_finish(s, 0);
@@ -358,7 +358,7 @@ svc_backoff_fire(void *arg)
 static void
 svc_start_failed(struct svc *s)
 {
-	log_event(LOG_ERR, "failed release=%s reason=\"%s\"",
+	log_event(LOG_ERR, "failed release=%s reason=%s",
 	    s->release[0] ? s->release : "-", s->error);
 	s->state = SVC_FAILED;
 	svc_finish(s, 0);
@@ -568,10 +568,14 @@ svc_exited(struct svc *s, int status)
 	s->has_exit = 1;
 	s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	s->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-	log_event(was == SVC_STOPPING ? LOG_INFO : LOG_ERR,
-	    "exit pid=%ld exit=%d signal=%d uptime=%.1f release=%s%s",
-	    (long)s->pid, s->exit_code, s->exit_signal, uptime, s->release,
-	    was == SVC_STOPPING ? " reason=stopped" : "");
+	if (was == SVC_STOPPING)
+		log_event(LOG_INFO, "exit pid=%ld exit=%d signal=%d "
+		    "uptime=%.1f release=%s reason=stopped", (long)s->pid,
+		    s->exit_code, s->exit_signal, uptime, s->release);
+	else
+		log_event(LOG_ERR, "exit pid=%ld exit=%d signal=%d "
+		    "uptime=%.1f release=%s", (long)s->pid, s->exit_code,
+		    s->exit_signal, uptime, s->release);
 	s->pid = 0;
 	if (s->pidfd != -1)
 		(void)pidfile_clear(s->pidfd);

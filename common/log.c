@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The redeploy authors */
 /*
- * log.c - messages to stderr or syslog, events as key=value lines.
+ * log.c - messages to stderr or syslog, events as key=value lines
+ * (the text of both is made in logfmt.c).
  *
  * Rules: errno is preserved by every function; nothing here allocates on
  * the heap, so it is safe on error paths; a message is one line.
@@ -53,6 +54,53 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+static const char *
+log_level(int prio)
+{
+	static const char *const names[] = { "emerg", "alert", "crit",
+	    "error", "warning", "notice", "info", "debug" };
+
+	return names[LOG_PRI(prio)];
+}
+
+/*
+ * Where a line goes.  Syslog gets key=value only: a message becomes the
+ * event `LEVEL msg="..."`.  Stderr (the pusher's terminal) gets control
+ * bytes made visible.
+ */
+static void
+log_put(int to_stderr, int prio, const char *line, const char *suffix,
+    int event)
+{
+	char sys[4096], text[2048], vis[4096];
+	size_t k;
+	int both = (log_dest & LOG_MIRROR) &&
+	    (log_dest & (LOG_TO_STDERR | LOG_TO_SYSLOG)) ==
+	    (LOG_TO_STDERR | LOG_TO_SYSLOG);
+
+	if (suffix != NULL)
+		snprintf(text, sizeof(text), "%s: %s", line, suffix);
+	else
+		snprintf(text, sizeof(text), "%s", line);
+	if (event)
+		snprintf(sys, sizeof(sys), "%s", text);
+	else {
+		k = (size_t)snprintf(sys, sizeof(sys), "%s msg=",
+		    log_level(prio));
+		(void)logfmt_value(sys, sizeof(sys), &k, text);
+	}
+	if (both) {
+		syslog(prio, "%s", sys);
+		to_stderr = 1;
+	}
+	if (to_stderr) {
+		logfmt_visible(vis, sizeof(vis), text);
+		fprintf(stderr, "%s: %s\n", log_progname, vis);
+		fflush(stderr);
+	} else
+		syslog(prio, "%s", sys);
+}
+
 static void
 log_emit(int to_stderr, int prio, const char *fmt, va_list ap,
     const char *suffix) __attribute__((format(printf, 3, 0)));
@@ -62,29 +110,9 @@ log_emit(int to_stderr, int prio, const char *fmt, va_list ap,
     const char *suffix)
 {
 	char line[2048];
-	int both = (log_dest & LOG_MIRROR) &&
-	    (log_dest & (LOG_TO_STDERR | LOG_TO_SYSLOG)) ==
-	    (LOG_TO_STDERR | LOG_TO_SYSLOG);
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (both) {
-		if (suffix != NULL)
-			syslog(prio, "%s: %s", line, suffix);
-		else
-			syslog(prio, "%s", line);
-		to_stderr = 1;
-	}
-	if (to_stderr) {
-		if (suffix != NULL)
-			fprintf(stderr, "%s: %s: %s\n", log_progname, line,
-			    suffix);
-		else
-			fprintf(stderr, "%s: %s\n", log_progname, line);
-		fflush(stderr);
-	} else if (suffix != NULL)
-		syslog(prio, "%s: %s", line, suffix);
-	else
-		syslog(prio, "%s", line);
+	log_put(to_stderr, prio, line, suffix, 0);
 }
 
 #define LOG_BODY(to_stderr, prio, suffix) do {				\
@@ -126,7 +154,15 @@ log_warnx(const char *fmt, ...)
 void
 log_event(int prio, const char *fmt, ...)
 {
-	LOG_BODY(!(log_dest & LOG_TO_SYSLOG), prio, NULL);
+	char line[2048];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)logfmt_event(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_put(!(log_dest & LOG_TO_SYSLOG), prio, line, NULL, 1);
+	errno = saved;
 }
 
 void
@@ -146,7 +182,10 @@ log_tagged(const char *tag, int prio, const char *fmt, ...)
 		openlog(log_tag, LOG_PID, log_facility);
 	}
 	if (!(log_dest & LOG_TO_SYSLOG) || (log_dest & LOG_MIRROR)) {
-		fprintf(stderr, "%s: %s\n", tag, line);
+		char vis[4096];
+
+		logfmt_visible(vis, sizeof(vis), line);
+		fprintf(stderr, "%s: %s\n", tag, vis);
 		fflush(stderr);
 	}
 	errno = saved;

@@ -8,11 +8,19 @@
  * and go to syslog when LOG_TO_SYSLOG is set, to stderr otherwise.  The hook
  * sets both: the pusher reads messages, the operator reads events.  Every
  * function preserves errno.  Never pass a token to any of them.
+ *
+ * log_event's format is `NAME key=CONV key="text %s" ...`: NAME and the
+ * keys are fixed identifiers in the literal, each value is what its
+ * conversions print, escaped and quoted as needed (logfmt.c), so a value
+ * can never add a field or a line.  A message that goes to syslog becomes
+ * the event `LEVEL msg="..."`; on stderr its control bytes are made
+ * visible.  So every syslog line of ours parses as key=value.
  */
 #ifndef REDEPLOY_LOG_H
 #define REDEPLOY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdnoreturn.h>
 
 #define LOG_TO_STDERR	0x1
@@ -31,6 +39,12 @@ void	log_event(int prio, const char *fmt, ...)
 /* One line under another tag (a service's output: "www[4242]"). */
 void	log_tagged(const char *tag, int prio, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* logfmt.c - the text of lines (pure; no errno, no allocation) */
+int	logfmt_needs_quotes(const char *val);
+int	logfmt_value(char *dst, size_t n, size_t *at, const char *val);
+int	logfmt_event(char *dst, size_t n, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 3, 0)));
+void	logfmt_visible(char *dst, size_t n, const char *src);
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

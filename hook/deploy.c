@@ -546,7 +546,7 @@ deploy_run(const struct deploy_req *req)
 	    c.err, sizeof(c.err)) == -1) {
 		/* rolled back (or nothing to roll back to): say how it ends */
 		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
-		    "files=%lu ms=%.0f result=%s reason=\"%s\"", rel.id,
+		    "files=%lu ms=%.0f result=%s reason=%s", rel.id,
 		    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
 		    deploy_now() - t0, result, c.err);
 		c.err[0] = '\0';
@@ -568,7 +568,7 @@ out:
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
 		    c.err, deploy_hint(c.syserr));
 		log_event(LOG_ERR, "deploy release=- commit=%s ref=%s pusher=%s "
-		    "ms=%.0f result=failed reason=\"%s\"", rel.commit[0] ?
+		    "ms=%.0f result=failed reason=%s", rel.commit[0] ?
 		    rel.commit : "-", req->ref ? req->ref : cfg->branch,
 		    req->pusher, deploy_now() - t0, c.err);
 	}
@@ -669,7 +669,7 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (cfg->has_agent && restart_verify(&c.rs, &rel, cur,
 	    &result, c.err, sizeof(c.err)) == -1) {
 		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
-		    "ms=%.0f result=%s reason=\"%s\"", rel.id, rel.commit,
+		    "ms=%.0f result=%s reason=%s", rel.id, rel.commit,
 		    req->pusher, deploy_now() - t0, result, c.err);
 		c.err[0] = '\0';
 		goto out;

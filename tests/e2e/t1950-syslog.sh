@@ -54,6 +54,12 @@ nothing_for_ignored_refs_but_one_line_for_deletion() {
 		fail "ignored refs were logged: $(grep other "$SYSLOG_FILE")"
 }
 
+every_line_parses() {
+	# (a config error is logged under "redeploy", which other hooks on
+	# the machine may use too: only this test's tag is checked)
+	"$TEST_ROOT/tests/kvcheck" "$SYSLOG_FILE" "$TAG"
+}
+
 why=$(syslog_unavailable)
 if [ -n "$why" ]; then
 	test_skip "syslog lines in a real rsyslogd" "$why"
@@ -64,4 +70,5 @@ test_expect "a deploy is one user.notice line with release/commit/pusher/ms/resu
 test_expect "a refused deploy is one user.err line with result=failed and the reason" refusal_is_one_line
 test_expect "a config error is logged as a refusal naming file:line" config_error_is_logged
 test_expect "pushes of other refs add no syslog line" nothing_for_ignored_refs_but_one_line_for_deletion
+test_expect "every line of ours parses as strict key=value (tests/kvcheck)" every_line_parses
 test_done

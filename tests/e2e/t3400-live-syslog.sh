@@ -65,6 +65,15 @@ failed_push_is_logged() {
 	syslog_has "redeployd\[$AGENT_PID\]: ready pid=[0-9]* release=$good "
 }
 
+every_line_parses() {
+	# other agents on the machine may log under redeployd too: ours only
+	local pid specs=("$TAG")
+	while read -r pid; do
+		specs+=("redeployd[$pid]")
+	done <"$T/agent.pids"
+	"$TEST_ROOT/tests/kvcheck" "$SYSLOG_FILE" "${specs[@]}"
+}
+
 why=$(syslog_unavailable)
 if [ -n "$why" ]; then
 	test_skip "a push to live in a real rsyslogd" "$why"
@@ -74,4 +83,5 @@ start_rsyslog
 test_expect "a push: deploy line (release, commit, pusher, ms, result=deployed), agent's restart/start/ready" push_is_logged
 test_expect "a failed push: result=rolled-back with the reason, the agent's exit line, the service's words" failed_push_is_logged
 agent_kill_all
+test_expect "every line of the hook and the agent parses as strict key=value" every_line_parses
 test_done
