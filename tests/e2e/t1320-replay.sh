@@ -90,6 +90,8 @@ write_hook() {
 #!/bin/sh
 inj=\$(cat '$T/inject' 2>/dev/null)
 if [ -n "\$inj" ]; then
+	# LeakSanitizer cannot run under ptrace; the rest of ASan can
+	ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0" \\
 	exec strace -f -qq -o /dev/null -e trace=linkat,unlinkat,renameat,renameat2 \\
 		-e "inject=\$inj" '$REDEPLOY' -c '$CONFIG' hook "\$@"
 fi
