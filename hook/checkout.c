@@ -57,6 +57,8 @@ struct co_worker {
 	git_repository	*repo;
 	git_tree	*root;		/* for resolving symlinks */
 	struct checkout_stats st;
+	struct links	 added;		/* symlinks written */
+	struct links	 removed;	/* links and directories a sync removed */
 	pthread_t	 tid;
 	char		 err[ERRLEN];
 };
@@ -199,6 +201,10 @@ co_symlink(struct co_worker *w, int dirfd, const char *name,
 		snprintf(w->err, sizeof(w->err), "creating symlink '%s': %s",
 		    path, errno == EEXIST ? "duplicate entry in the tree" :
 		    strerror(errno));
+		return -1;
+	}
+	if (links_add(&w->added, path) == -1) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
 		return -1;
 	}
 	w->st.links++;
@@ -504,6 +510,12 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 			w->st.restructured = 1;
 		if (co_count_removed(w, oe, path) == -1)
 			goto out;
+		if ((git_tree_entry_filemode(oe) == GIT_FILEMODE_LINK ||
+		    git_tree_entry_filemode(oe) == GIT_FILEMODE_TREE) &&
+		    links_add(&w->removed, path) == -1) {
+			snprintf(w->err, sizeof(w->err), "out of memory");
+			goto out;
+		}
 		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1) {
 			snprintf(w->err, sizeof(w->err), "removing '%s': %s",
 			    path, strerror(errno));
@@ -609,6 +621,7 @@ co_worker_close(struct co_worker *w)
 struct co_walk {
 	struct co_worker *w;
 	unsigned long	 files;
+	struct links	*links;		/* every symlink met */
 };
 
 /* After a sync that added, removed or retyped a directory or symlink,
@@ -631,11 +644,95 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		cw->files++;
 		return 0;
 	case GIT_FILEMODE_LINK:
+		if (links_add(cw->links, path) == -1) {
+			snprintf(cw->w->err, sizeof(cw->w->err), "out of memory");
+			return -1;
+		}
 		return co_link_target(cw->w, git_tree_entry_id(e), path, target,
 		    sizeof(target));
 	default:
 		return 0;
 	}
+}
+
+/* Vet again a symlink of the new tree, found by its path. */
+static int
+co_vet_path(struct co_worker *w, const char *path)
+{
+	git_tree_entry *e = NULL;
+	char target[CO_MAXLINK];
+	int rc;
+
+	if (git_tree_entry_bypath(&e, w->root, path) != 0 ||
+	    git_tree_entry_filemode(e) != GIT_FILEMODE_LINK) {
+		git_tree_entry_free(e);
+		snprintf(w->err, sizeof(w->err), "the symlink index has '%s', "
+		    "which is no symlink of the tree", path);
+		return -1;
+	}
+	rc = co_link_target(w, git_tree_entry_id(e), path, target,
+	    sizeof(target));
+	git_tree_entry_free(e);
+	return rc;
+}
+
+/*
+ * After a sync: every symlink of the new tree, vetted again when the diff
+ * could have moved one (restructured), from the base's index and the diff
+ * when there is one, else by walking the tree; and the file count.
+ */
+static int
+co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
+    int restructured, unsigned long removed, struct checkout_stats *st,
+    char *err, size_t n)
+{
+	struct links all_added = { 0 }, all_removed = { 0 };
+	size_t off;
+	int i, rc = -1;
+
+	if (o->base_links != NULL && o->base_files >= 0) {
+		for (i = 0; i < nw; i++)
+			if (links_append(&all_added, &w[i].added) == -1 ||
+			    links_append(&all_removed, &w[i].removed) == -1)
+				goto oom;
+		if (links_merge(&st->symlinks, o->base_links, &all_removed,
+		    &all_added) == -1)
+			goto oom;
+		st->symlinks_known = 1;
+		w[0].err[0] = '\0';
+		for (off = 0; restructured && off < st->symlinks.len;
+		    off += strlen(st->symlinks.p + off) + 1)
+			if (co_vet_path(&w[0], st->symlinks.p + off) == -1) {
+				snprintf(err, n, "%s", w[0].err);
+				goto out;
+			}
+		st->linked = (unsigned long)o->base_files > removed ?
+		    (unsigned long)o->base_files - removed : 0;
+	} else {
+		struct co_walk cw = { &w[0], 0, &st->symlinks };
+
+		w[0].err[0] = '\0';
+		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
+		    &cw) != 0) {
+			snprintf(err, n, "%s", w[0].err[0] ? w[0].err :
+			    co_giterr());
+			goto out;
+		}
+		st->symlinks_known = 1;
+		/* unchanged files are still links to the live release */
+		for (i = 0; i < nw; i++)
+			cw.files -= w[i].st.written < cw.files ?
+			    w[i].st.written : cw.files;
+		st->linked = cw.files;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, n, "out of memory");
+out:
+	links_free(&all_added);
+	links_free(&all_removed);
+	return rc;
 }
 
 /* Writers for a checkout: one per core, a few at most. */
@@ -703,26 +800,20 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 		removed += w[i].st.removed;
 	}
 	/* A sync of files only cannot change where any symlink resolves:
-	 * the count is the base's plus the diff, and no walk of the tree. */
-	if (o->sync && !o->recycle && !restructured && o->base_files >= 0) {
-		st->linked = (unsigned long)o->base_files > removed ?
-		    (unsigned long)o->base_files - removed : 0;
-	} else if (o->sync && !o->recycle) {
-		struct co_walk cw = { &w[0], 0 };
-
-		w[0].err[0] = '\0';
-		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
-		    &cw) != 0) {
-			snprintf(err, n, "%s", w[0].err[0] ? w[0].err :
-			    co_giterr());
-			goto out;
-		}
-		/* unchanged files are still links to the live release */
+	 * the count is the base's plus the diff, the links the base's, and
+	 * nothing is walked.  A full checkout met every link. */
+	if (o->recycle)
+		;
+	else if (!o->sync) {
 		for (i = 0; i < nthreads; i++)
-			cw.files -= w[i].st.written < cw.files ?
-			    w[i].st.written : cw.files;
-		st->linked = cw.files;
-	}
+			if (links_append(&st->symlinks, &w[i].added) == -1) {
+				snprintf(err, n, "out of memory");
+				goto out;
+			}
+		st->symlinks_known = 1;
+	} else if (co_after_sync(o, w, nthreads, restructured, removed, st,
+	    err, n) == -1)
+		goto out;
 	rc = 0;
 out:
 	while ((t = co.head) != NULL) {
@@ -737,12 +828,17 @@ out:
 		st->removed += w[i].st.removed;
 		st->restructured |= w[i].st.restructured;
 		st->bytes += w[i].st.bytes;
+		links_free(&w[i].added);
+		links_free(&w[i].removed);
 		co_worker_close(&w[i]);
 	}
 	pthread_cond_destroy(&co.cv);
 	pthread_mutex_destroy(&co.mu);
-	if (rc == -1)
+	if (rc == -1) {
+		links_free(&st->symlinks);
+		st->symlinks_known = 0;
 		errno = co.errnum;
+	}
 	return rc;
 }
 

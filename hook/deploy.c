@@ -222,6 +222,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	struct checkout_opts o;
 	git_commit *basec = NULL;
 	git_oid basetree;
+	struct links base_links = { 0 };
 	char hex[17], id[RELEASE_IDLEN];
 	int have_base = 0, sync = 0, rc = -1;
 
@@ -264,6 +265,9 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	/* what the spare holds, counted at its deploy: the new count is
 	 * that plus the diff */
 	o.base_files = sync && cur->files > 0 ? cur->files : -1;
+	/* and its symlinks: vetted again from the index, not a walk */
+	if (sync && links_read(c->releasesfd, cur->id, &base_links) == 0)
+		o.base_links = &base_links;
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
@@ -300,6 +304,12 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		    cfg->path);
 		goto out;
 	}
+	if (st->symlinks_known && links_write(c->releasesfd, id, &st->symlinks,
+	    c->uid, c->gid) == -1) {
+		deploy_fail(c, "writing the symlink index in '%s/releases'",
+		    cfg->path);
+		goto out;
+	}
 	if (renameat(c->releasesfd, c->incoming, c->releasesfd, id) == -1 ||
 	    fsync(c->releasesfd) == -1) {
 		deploy_fail(c, "naming release '%s'", id);
@@ -308,6 +318,8 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	c->incoming[0] = '\0';
 	rc = 0;
 out:
+	links_free(&base_links);
+	links_free(&st->symlinks);
 	git_commit_free(basec);
 	return rc;
 }

@@ -100,6 +100,21 @@ int	vet_is_shared(const struct config_list *shared, const char *path);
 int	vet_under_shared(const struct config_list *shared, const char *path);
 int	vet_shared_below(const struct config_list *shared, const char *path);
 
+/* links.c - a release's symlink paths, releases/<id>.links */
+struct links {
+	char	*p;		/* NUL-terminated paths, one after another */
+	size_t	 len, cap;
+};
+int	links_add(struct links *b, const char *path);
+int	links_append(struct links *dst, const struct links *src);
+void	links_free(struct links *b);
+int	links_merge(struct links *out, const struct links *base,
+	    const struct links *removed, const struct links *added);
+int	links_read(int releasesfd, const char *id, struct links *out);
+int	links_write(int releasesfd, const char *id, const struct links *l,
+	    uid_t uid, gid_t gid);
+int	links_remove(int releasesfd, const char *id);
+
 /* checkout.c - write a commit's tree into a fresh directory */
 struct checkout_stats {
 	unsigned long	written;	/* files written from the object store */
@@ -110,6 +125,9 @@ struct checkout_stats {
 	unsigned long long bytes;
 	int		restructured;	/* a sync added, removed or retyped a
 					 * directory, symlink or submodule */
+	struct links	symlinks;	/* every symlink of the new tree, for
+					 * <id>.links, when symlinks_known */
+	int		symlinks_known;
 };
 struct checkout_opts {
 	const char	*repo_path;	/* absolute path of the bare repository */
@@ -124,6 +142,8 @@ struct checkout_opts {
 					 * vetted release); changed files are
 					 * hard links to it */
 	long		 base_files;	/* with sync: files in base_tree, or -1 */
+	const struct links *base_links;	/* with sync: base_tree's symlinks,
+					 * or NULL (then the tree is walked) */
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;

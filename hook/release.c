@@ -329,7 +329,8 @@ release_remove(int releasesfd, const char *id)
 	snprintf(meta, sizeof(meta), "%s.meta", id);
 	if (renameat(releasesfd, id, releasesfd, trash) == -1)
 		return -1;
-	if (unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT)
+	if ((unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT) ||
+	    links_remove(releasesfd, id) == -1)
 		return -1;
 	return fs_remove_tree(releasesfd, trash);
 }
@@ -386,7 +387,8 @@ release_is_debris(const char *name, const char *live)
 	return strncmp(name, ".incoming-", 10) == 0 ||
 	    strncmp(name, ".trash-", 7) == 0 ||
 	    (name[0] == '.' && strstr(name, ".tmp-") != NULL) ||
-	    (n > 5 && strcmp(name + n - 5, ".meta") == 0);
+	    (n > 5 && strcmp(name + n - 5, ".meta") == 0) ||
+	    (n > 6 && strcmp(name + n - 6, ".links") == 0);
 }
 
 /*
@@ -426,8 +428,9 @@ release_clean_debris(int pathfd)
 		    strcmp(de->d_name, "..") == 0 ||
 		    !release_is_debris(de->d_name, live))
 			continue;
-		if (de->d_name[0] != '.') {	/* <id>.meta */
-			size_t n = strlen(de->d_name) - 5;
+		if (de->d_name[0] != '.') {	/* <id>.meta, <id>.links */
+			size_t n = strlen(de->d_name) - (strcmp(de->d_name +
+			    strlen(de->d_name) - 5, ".meta") == 0 ? 5 : 6);
 
 			if (n >= sizeof(id))
 				continue;

@@ -58,7 +58,7 @@ spare_make(int pathfd, int releasesfd, const char *id,
     size_t n)
 {
 	struct checkout_opts o = *tmpl;
-	struct checkout_stats st;
+	struct checkout_stats st = { 0 };
 	char hex[17], work[32], spare[RELEASE_IDLEN + 16];
 	int relfd = -1, rootfd = -1, rc = -1;
 
@@ -95,6 +95,7 @@ spare_make(int pathfd, int releasesfd, const char *id,
 	work[0] = '\0';
 	rc = 0;
 out:
+	links_free(&st.symlinks);
 	if (work[0] != '\0')
 		(void)fs_remove_tree(releasesfd, work);
 	if (rootfd != -1)
@@ -118,7 +119,7 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
     size_t n)
 {
 	struct checkout_opts o = *tmpl;
-	struct checkout_stats st;
+	struct checkout_stats st = { 0 };
 	char hex[17], work[32], spare[RELEASE_IDLEN + 16];
 	int relfd = -1, rootfd = -1, rc = -1;
 
@@ -166,6 +167,7 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
 	work[0] = '\0';
 	rc = 0;
 out:
+	links_free(&st.symlinks);
 	if (work[0] != '\0')
 		(void)fs_remove_tree(releasesfd, work);
 	if (rootfd != -1)
@@ -263,6 +265,7 @@ spare_prepare(int pathfd, int releasesfd, const struct release *live,
 		/* gone either way once it was renamed */
 		if (fstatat(releasesfd, l.v[pick].id, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
+			(void)links_remove(releasesfd, l.v[pick].id);
 			doomed[pick] = 0;
 			(*pruned)++;
 		}

@@ -128,6 +128,30 @@ deep_link_escaping_through_retyped_dir_refused() {
 	assert_no_debris
 }
 
+# The same with the base release's symlink index gone (a release made by
+# an older redeploy): the tree is walked, and the link still caught.
+deep_link_refused_without_index() {
+	local before
+	new_repo
+	make_site 1
+	mkdir -p "$WORK/lib/v1" "$WORK/site"
+	echo v1 >"$WORK/lib/v1/app.js"
+	ln -s ../lib/v1/../.. "$WORK/site/static"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "site/static -> ../lib/v1/../.."
+	push
+	before=$(live_id)
+	[ -f "$LIVE/releases/$before.links" ] || fail "no symlink index for $before"
+	rm "$LIVE/releases/$before.links"
+	rm -r "$WORK/lib/v1"
+	ln -s . "$WORK/lib/v1"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "lib/v1 -> ."
+	push
+	output_has "deploy failed"
+	assert_current "$before"
+}
+
 # Files added and removed in many pushes: the count in the metadata comes
 # from the diff and is still every file of the release.
 count_from_diff() {
@@ -157,5 +181,6 @@ test_expect "file<->directory, file->symlink and removals apply in one push" typ
 test_expect "an unchanged link that now escapes through a changed one is refused" unchanged_link_escaping_through_changed_one_refused
 test_expect "without a spare the deploy links from the live release" missing_spare_falls_back
 test_expect "a link made to escape by a directory turned symlink elsewhere is refused" deep_link_escaping_through_retyped_dir_refused
+test_expect "the same is refused when the symlink index is missing" deep_link_refused_without_index
 test_expect "the file count follows the diff" count_from_diff
 test_done

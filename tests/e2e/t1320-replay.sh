@@ -110,6 +110,11 @@ assert_all_releases() {
 		[ "$(sed -n 's/^files=//p' "$LIVE/releases/$id.meta")" = \
 		  "$(find "$LIVE/releases/$id" -type f | wc -l)" ] ||
 			fail "release $id: files= in its metadata is not its count"
+		# the symlink index, kept from the diff too, is every link
+		[ ! -e "$LIVE/releases/$id.links" ] ||
+		[ "$(tr '\0' '\n' <"$LIVE/releases/$id.links" | sort)" = \
+		  "$(cd "$LIVE/releases/$id" && find . -type l | sed 's|^\./||' | sort)" ] ||
+			fail "release $id: $id.links is not its symlinks"
 	done
 	spare=$LIVE/releases/.spare-$(live_id)
 	[ -d "$spare" ] || return 0
