@@ -6,6 +6,7 @@
  *
  * Layout under PATH: current -> releases/<id>; releases/<id>/ (the served
  * tree); releases/<id>.meta (key=value metadata, outside the served tree);
+ * releases/<id>.links (its symlink paths, links.c);
  * releases/.incoming-* and .trash-* (work in progress, removed under the
  * lock by the next deploy); releases/.spare-<id> (a hard-link copy of the
  * live release that the next deploy turns into its own).  An id is <UTC time>-<short sha>[-N]; the
