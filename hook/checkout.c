@@ -666,9 +666,7 @@ co_vet_path(struct co_worker *w, const char *path)
 	if (git_tree_entry_bypath(&e, w->root, path) != 0 ||
 	    git_tree_entry_filemode(e) != GIT_FILEMODE_LINK) {
 		git_tree_entry_free(e);
-		snprintf(w->err, sizeof(w->err), "the symlink index has '%s', "
-		    "which is no symlink of the tree", path);
-		return -1;
+		return -2;	/* the index is wrong: walk instead */
 	}
 	rc = co_link_target(w, git_tree_entry_id(e), path, target,
 	    sizeof(target));
@@ -688,7 +686,7 @@ co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
 {
 	struct links all_added = { 0 }, all_removed = { 0 };
 	size_t off;
-	int i, rc = -1;
+	int i, v = 0, rc = -1;
 
 	if (o->base_links != NULL && o->base_files >= 0) {
 		for (i = 0; i < nw; i++)
@@ -702,15 +700,19 @@ co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
 		w[0].err[0] = '\0';
 		for (off = 0; restructured && off < st->symlinks.len;
 		    off += strlen(st->symlinks.p + off) + 1)
-			if (co_vet_path(&w[0], st->symlinks.p + off) == -1) {
-				snprintf(err, n, "%s", w[0].err);
-				goto out;
-			}
+			if ((v = co_vet_path(&w[0], st->symlinks.p + off)) < 0)
+				break;
+		if (v == -1) {
+			snprintf(err, n, "%s", w[0].err);
+			goto out;
+		}
 		st->linked = (unsigned long)o->base_files > removed ?
 		    (unsigned long)o->base_files - removed : 0;
-	} else {
+	}
+	if (o->base_links == NULL || o->base_files < 0 || v == -2) {
 		struct co_walk cw = { &w[0], 0, &st->symlinks };
 
+		links_free(&st->symlinks);
 		w[0].err[0] = '\0';
 		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
 		    &cw) != 0) {

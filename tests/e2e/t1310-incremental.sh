@@ -142,7 +142,12 @@ deep_link_refused_without_index() {
 	push
 	before=$(live_id)
 	[ -f "$LIVE/releases/$before.links" ] || fail "no symlink index for $before"
-	rm "$LIVE/releases/$before.links"
+	# gone, or naming a path that is no link: both mean "walk"
+	if [ "${1:-}" = wrong ]; then
+		printf 'index.html\0' >"$LIVE/releases/$before.links"
+	else
+		rm "$LIVE/releases/$before.links"
+	fi
 	rm -r "$WORK/lib/v1"
 	ln -s . "$WORK/lib/v1"
 	git -C "$WORK" add -A
@@ -182,5 +187,7 @@ test_expect "an unchanged link that now escapes through a changed one is refused
 test_expect "without a spare the deploy links from the live release" missing_spare_falls_back
 test_expect "a link made to escape by a directory turned symlink elsewhere is refused" deep_link_escaping_through_retyped_dir_refused
 test_expect "the same is refused when the symlink index is missing" deep_link_refused_without_index
+wrong_index() { deep_link_refused_without_index wrong; }
+test_expect "the same is refused when the symlink index is wrong" wrong_index
 test_expect "the file count follows the diff" count_from_diff
 test_done
