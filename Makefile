@@ -43,7 +43,7 @@ pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconf
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS)
 
-COMMON_SRC = common/log.c common/logfmt.c common/fsutil.c common/token.c conf/config.c \
+COMMON_SRC = common/log.c common/logfmt.c common/ids.c common/fsutil.c common/token.c conf/config.c \
 	conf/value.c
 HOOK_SRC = $(wildcard hook/*.c)
 AGENT_SRC = $(wildcard agent/*.c)

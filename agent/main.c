@@ -26,6 +26,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "log.h"
 #include "redeployd.h"
 #include "token.h"
@@ -124,16 +125,19 @@ agent_signal(void *arg, uint32_t events)
 static int
 agent_self(const struct config *cfg, char *home, size_t n)
 {
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw;
 	const char *h = getenv("HOME");
 
-	if (cfg->user != NULL && (pw == NULL ||
-	    strcmp(pw->pw_name, cfg->user) != 0)) {
+	/* by id: the config may name the user by number */
+	pw = cfg->user ? ids_user(cfg->user) : NULL;
+	if (cfg->user != NULL && (pw == NULL || pw->pw_uid != getuid())) {
+		pw = getpwuid(getuid());
 		log_warnx("[service] user '%s' needs redeployd to start as root "
 		    "(or unset it to run the service as '%s')", cfg->user,
 		    pw ? pw->pw_name : "this user");
 		return -1;
 	}
+	pw = getpwuid(getuid());
 	snprintf(home, n, "%s", h ? h : pw ? pw->pw_dir : "/");
 	return 0;
 }
@@ -147,7 +151,7 @@ agent_token_gid(const struct config *cfg, gid_t *gid)
 	*gid = getgid();
 	if (name == NULL)
 		return 0;
-	if ((gr = getgrnam(name)) == NULL) {
+	if ((gr = ids_group(name)) == NULL) {
 		log_warnx("token_group '%s' is not a group on this machine",
 		    name);
 		return -1;
@@ -237,8 +241,14 @@ main(int argc, char **argv)
 			printf("redeployd %s\n", REDEPLOY_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "redeployd: unknown option '%s' (see "
-			    "'redeployd --help')\n", argv[optind - 1]);
+			if (optopt == 'c')
+				fprintf(stderr, "redeployd: option '%s' needs "
+				    "a config file (redeployd -c FILE)\n",
+				    argv[optind - 1]);
+			else
+				fprintf(stderr, "redeployd: unknown option "
+				    "'%s' (see 'redeployd --help')\n",
+				    argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
@@ -275,7 +285,7 @@ main(int argc, char **argv)
 		if (privdrop_resolve(cfg->user, cfg->svc_group, &pd, err,
 		    sizeof(err)) == -1 || agent_token_gid(cfg, &tgid) == -1) {
 			if (pd.uid == (uid_t)-1 && err[0])
-				log_warnx("%s", err);
+				log_warnx("%s: %s", cfg->file, err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -284,15 +294,17 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* Nothing is created in a directory others can write; -n says so
+	 * too, or it would pass a config that cannot start. */
+	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		if (check)
+			rc = EXIT_USAGE;
+		goto out;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		rc = 0;
-		goto out;
-	}
-
-	/* Nothing is created in a directory others can write. */
-	if (token_check_dir(cfg->token_file, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
 		goto out;
 	}
 	snprintf(tokpath, sizeof(tokpath), "%s", cfg->token_file);

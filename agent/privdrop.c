@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "redeployd.h"
 
 /* errno after a lookup that found nothing (getpwnam(3)): not an error. */
@@ -40,11 +41,11 @@ privdrop_resolve(const char *user, const char *group, struct privdrop *pd,
 	memset(&r, 0, sizeof(r));
 	if (user == NULL || *user == '\0') {
 		snprintf(err, n, "[service] user is required when redeployd "
-		    "starts as root");
+		    "starts as root (such as 'user = www-data')");
 		return -1;
 	}
 	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
+	if ((pw = ids_user(user)) == NULL) {
 		if (!privdrop_notfound(errno))
 			snprintf(err, n, "cannot look up [service] user '%s': "
 			    "%s", user, strerror(errno));
@@ -73,7 +74,7 @@ privdrop_resolve(const char *user, const char *group, struct privdrop *pd,
 		r.gid = pw->pw_gid;
 	} else {
 		errno = 0;
-		if ((gr = getgrnam(group)) == NULL) {
+		if ((gr = ids_group(group)) == NULL) {
 			if (!privdrop_notfound(errno))
 				snprintf(err, n, "cannot look up [service] "
 				    "group '%s': %s", group, strerror(errno));

@@ -592,8 +592,13 @@ svc_exited(struct svc *s, int status)
 	}
 	s->state = SVC_BACKOFF;
 	if (was == SVC_STARTING) {
-		snprintf(s->error, sizeof(s->error), "exited (code %d, signal "
-		    "%d) before it was ready", s->exit_code, s->exit_signal);
+		if (s->exit_signal != 0)
+			snprintf(s->error, sizeof(s->error), "killed by "
+			    "signal %d (%s) before it was ready",
+			    s->exit_signal, strsignal(s->exit_signal));
+		else
+			snprintf(s->error, sizeof(s->error), "exited with "
+			    "code %d before it was ready", s->exit_code);
 		svc_finish(s, 0);
 	}
 	if (s->state != SVC_BACKOFF || s->pid > 0)

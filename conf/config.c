@@ -70,7 +70,7 @@ struct loader {
 static setter	set_string, set_abspath, set_name, set_owner, set_branch,
 		set_int, set_mode, set_symlinks, set_tag, set_shared,
 		set_listen, set_bool, set_signal, set_seconds, set_ready,
-		set_environment;
+		set_environment, set_size;
 
 #define F(field)	offsetof(struct config, field)
 
@@ -86,6 +86,11 @@ static const struct keydef deploy_keys[] = {
 	{ "shared",	set_shared,	F(shared),	0 },
 	{ "symlinks",	set_symlinks,	F(symlinks),	0 },
 	{ "syslog_tag",	set_tag,	F(syslog_tag),	0 },
+	{ "max_bytes",	set_size,	F(max_bytes),	0 },
+	{ "max_file",	set_size,	F(max_file),	0 },
+	{ "max_entries", set_int,	F(max_entries),	100000000 },
+	{ "max_depth",	set_int,	F(max_depth),	1024 },
+	{ "allow_other_owner", set_bool, F(allow_other_owner), 0 },
 };
 
 static const struct keydef agent_keys[] = {
@@ -295,6 +300,17 @@ set_int(struct loader *ld, const struct keydef *kd, void *field,
 		    "%s '%s' is not a whole number from 0 to %ld", kd->name, v,
 		    kd->max);
 	*(int *)field = (int)n;
+	return 0;
+}
+
+static int
+set_size(struct loader *ld, const struct keydef *kd, void *field,
+    const char *v)
+{
+	if (value_size(v, 1ULL << 50, field) == -1)
+		return loader_error(ld, ld->lineno, "%s '%s' is not a size in "
+		    "bytes above 0 (digits, optionally followed by K, M, G or "
+		    "T)", kd->name, v);
 	return 0;
 }
 
@@ -594,6 +610,10 @@ config_defaults(struct config *cfg)
 	char	**field;
 
 	cfg->keep = 5;
+	cfg->max_bytes = 2ULL << 30;
+	cfg->max_file = 100ULL << 20;
+	cfg->max_entries = 100000;
+	cfg->max_depth = 64;
 	cfg->dir_mode = 0755;
 	cfg->file_mode = 0644;
 	cfg->symlinks = SYMLINKS_INSIDE;
@@ -674,7 +694,11 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		err[0] = '\0';
 
 	if ((ld.fp = fopen(path, "re")) == NULL) {
-		loader_error(&ld, 0, "cannot open: %s", strerror(errno));
+		/* Most often the wrong file, not a broken one: say how to
+		 * name the right one. */
+		loader_error(&ld, 0, "cannot open: %s%s", strerror(errno),
+		    errno == ENOENT ? " (name the config with -c FILE or "
+		    "REDEPLOY_CONFIG=FILE; see redeploy.ini(5))" : "");
 		goto out;
 	}
 	/* realpath can still fail (a component removed meanwhile, ENOMEM);

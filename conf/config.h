@@ -49,6 +49,12 @@ struct config {
 	struct config_list shared;	/* normalised relative paths */
 	enum config_symlinks symlinks;	/* default SYMLINKS_INSIDE */
 	char	*syslog_tag;	/* default "redeploy" */
+	/* Limits on a pushed tree, checked before or while it is written. */
+	unsigned long long max_bytes;	/* file bytes a deploy writes, 2G */
+	unsigned long long max_file;	/* largest file, default 100M */
+	int	 max_entries;	/* files, links, dirs; default 100000 */
+	int	 max_depth;	/* path components; default 64 */
+	int	 allow_other_owner;	/* repository owned by another user */
 
 	/* [agent]; has_agent is 1 when the section is present */
 	int	 has_agent;

@@ -96,6 +96,38 @@ value_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* Bytes: digits, optionally K, M, G or T (powers of 1024), at least 1. */
+int
+value_size(const char *s, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v, mult = 1;
+	const char	*p;
+	char		*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	p = end;
+	if (*p != '\0') {
+		switch (*p) {
+		case 'K': case 'k': mult = 1ULL << 10; break;
+		case 'M': case 'm': mult = 1ULL << 20; break;
+		case 'G': case 'g': mult = 1ULL << 30; break;
+		case 'T': case 't': mult = 1ULL << 40; break;
+		default: return -1;
+		}
+		if (p[1] != '\0')
+			return -1;
+	}
+	if (v == 0 || v > max / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
 int
 value_mode(const char *s, mode_t max, mode_t *out)
 {

@@ -32,6 +32,8 @@ int	value_long(const char *s, long min, long max, long *out);
 
 /* Octal digits, at most max. */
 int	value_mode(const char *s, mode_t max, mode_t *out);
+int	value_size(const char *s, unsigned long long max,
+	    unsigned long long *out);
 
 /* Plain decimal seconds above 0 and at most max ("10", "0.5"). */
 int	value_seconds(const char *s, double max, double *out);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "log.h"
 #include "redeploy.h"
 #include "token.h"
@@ -112,10 +113,8 @@ check_dir(struct check *ck, const char *what, const char *path, int required)
 		check_problem(ck, "%s '%s' is owned by %s, not by %s who deploys "
 		    "(chown %s '%s')", what, path, has, want, want, path);
 	}
-	if (st.st_mode & S_IWOTH)
-		check_problem(ck, "%s '%s' is writable by everyone (chmod o-w "
-		    "'%s')", what, path, path);
-	else if (check_svc_writable(ck, &st))
+	/* writable by others: safety_path says so, once */
+	if (!(st.st_mode & (S_IWOTH | S_IWGRP)) && check_svc_writable(ck, &st))
 		check_problem(ck, "%s '%s' is writable by the service user '%s' "
 		    "(only shared/ may be)", what, path, ck->cfg->user);
 }
@@ -144,7 +143,7 @@ check_agent(struct check *ck)
 	char err[ERRLEN], byport[64], token[TOKEN_HEXLEN + 1];
 	int port = cfg->ready_port;
 
-	if (cfg->svc_group != NULL && getgrnam(cfg->svc_group) == NULL)
+	if (cfg->svc_group != NULL && ids_group(cfg->svc_group) == NULL)
 		check_problem(ck, "[service] group '%s' is not a group on this "
 		    "machine", cfg->svc_group);
 	if (cfg->authbind) {
@@ -181,6 +180,128 @@ check_agent(struct check *ck)
 	client_reply_free(&r);
 }
 
+struct check_tree {
+	const struct config *cfg;
+	git_odb		*odb;
+	unsigned long	 entries;
+	unsigned long long bytes;
+	char		 err[ERRLEN];
+};
+
+static int
+check_tree_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct check_tree *ct = payload;
+	const struct config *cfg = ct->cfg;
+	git_object_t type;
+	size_t size;
+	const char *p;
+	char path[4096];
+	int depth = 1;
+
+	/* root is "" or "a/b/": the entry is root + name */
+	for (p = root; *p != '\0'; p++)
+		depth += *p == '/';
+	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
+	if (vet_is_shared(&cfg->shared, path))
+		return 1;
+	if (++ct->entries > (unsigned long)cfg->max_entries) {
+		snprintf(ct->err, sizeof(ct->err), "the branch tip has more "
+		    "than max_entries = %d files, links and directories: a "
+		    "deploy would fail (raise it in '%s')", cfg->max_entries,
+		    cfg->file);
+		return -1;
+	}
+	if (depth > cfg->max_depth) {
+		snprintf(ct->err, sizeof(ct->err), "'%s%s' in the branch tip is "
+		    "%d deep, more than max_depth = %d: a deploy would fail "
+		    "(raise it in '%s')", root, git_tree_entry_name(e), depth,
+		    cfg->max_depth, cfg->file);
+		return -1;
+	}
+	if (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB &&
+	    git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB_EXECUTABLE)
+		return 0;
+	if (git_odb_read_header(&size, &type, ct->odb,
+	    git_tree_entry_id(e)) != 0)
+		return 0;	/* the deploy says what is missing */
+	ct->bytes += size;
+	if (size > cfg->max_file) {
+		snprintf(ct->err, sizeof(ct->err), "'%s%s' in the branch tip is "
+		    "%zu bytes, more than max_file: a deploy would fail (raise "
+		    "it in '%s')", root, git_tree_entry_name(e), size,
+		    cfg->file);
+		return -1;
+	}
+	if (ct->bytes > cfg->max_bytes) {
+		snprintf(ct->err, sizeof(ct->err), "the files of the branch tip "
+		    "add up to more than max_bytes: a deploy would fail (raise "
+		    "it in '%s')", cfg->file);
+		return -1;
+	}
+	return 0;
+}
+
+/* The limits of [deploy] against the branch tip, as a full deploy. */
+static void
+check_tree(struct check *ck, git_repository *repo, git_reference *ref)
+{
+	struct check_tree ct = { .cfg = ck->cfg };
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+
+	if (git_repository_odb(&ct.odb, repo) == 0 &&
+	    git_commit_lookup(&c, repo, git_reference_target(ref)) == 0 &&
+	    git_commit_tree(&t, c) == 0 &&
+	    git_tree_walk(t, GIT_TREEWALK_PRE, check_tree_cb, &ct) != 0 &&
+	    ct.err[0] != '\0')
+		check_problem(ck, "%s", ct.err);
+	git_tree_free(t);
+	git_commit_free(c);
+	git_odb_free(ct.odb);
+}
+
+/* What a deploy would refuse: the same functions, the same one line. */
+static void
+check_safety(struct check *ck)
+{
+	const struct config *cfg = ck->cfg;
+	char err[ERRLEN];
+	gid_t sgid = (gid_t)-1;
+	size_t i;
+	int fd, sfd;
+
+	if (safety_path(cfg, ck->owner, err, sizeof(err)) == -1)
+		check_problem(ck, "%s", err);
+	if (cfg->repository != NULL &&
+	    safety_repo(cfg, cfg->repository, err, sizeof(err)) == -1)
+		check_problem(ck, "%s", err);
+	if (geteuid() != 0 &&
+	    safety_shared_group(cfg, &sgid, err, sizeof(err)) == -1)
+		check_problem(ck, "%s", err);
+	if ((fd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if (deploy_current_kind(cfg, fd, err, sizeof(err)) == -1)
+		check_problem(ck, "%s", err);
+	if ((sfd = openat(fd, "shared", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1) {
+		for (i = 0; i < cfg->shared.n; i++) {
+			struct stat st;
+
+			/* ours and mendable: the next deploy mends it */
+			if (sgid != (gid_t)-1 && fstatat(sfd, cfg->shared.v[i],
+			    &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    st.st_uid == geteuid())
+				continue;
+			if (safety_shared_ok(cfg, sfd, cfg->shared.v[i], err,
+			    sizeof(err)) == -1)
+				check_problem(ck, "%s", err);
+		}
+		close(sfd);
+	}
+	close(fd);
+}
+
 int
 check_run(const struct config *cfg)
 {
@@ -204,7 +325,7 @@ check_run(const struct config *cfg)
 	}
 	ck.owner = uid;
 	if (cfg->user != NULL) {
-		if ((pw = getpwnam(cfg->user)) == NULL)
+		if ((pw = ids_user(cfg->user)) == NULL)
 			check_problem(&ck, "[service] user '%s' is not a user "
 			    "on this machine (create it, or fix the name)",
 			    cfg->user);
@@ -212,7 +333,7 @@ check_run(const struct config *cfg)
 			ck.svc_uid = pw->pw_uid;
 			ck.svc_gid = pw->pw_gid;
 			if (cfg->svc_group != NULL &&
-			    (gr = getgrnam(cfg->svc_group)) != NULL)
+			    (gr = ids_group(cfg->svc_group)) != NULL)
 				ck.svc_gid = gr->gr_gid;
 			if (ck.svc_uid == ck.owner)
 				check_problem(&ck, "[service] user '%s' owns the "
@@ -230,6 +351,7 @@ check_run(const struct config *cfg)
 	check_dir(&ck, "deploy path", cfg->path, 1);
 	snprintf(p, sizeof(p), "%s/releases", cfg->path);
 	check_dir(&ck, "releases directory", p, 0);
+	check_safety(&ck);
 
 	if (cfg->repository == NULL) {
 		log_info("note: [deploy] repository is unset: the hook uses the "
@@ -240,10 +362,20 @@ check_run(const struct config *cfg)
 	} else {
 		snprintf(refname, sizeof(refname), "refs/heads/%s",
 		    cfg->branch);
-		if (git_reference_lookup(&ref, repo, refname) != 0)
-			log_info("note: branch '%s' does not exist yet in '%s' "
-			    "(the first push creates it)", cfg->branch,
-			    cfg->repository);
+		if (git_reference_lookup(&ref, repo, refname) == 0 &&
+		    git_reference_target(ref) != NULL)
+			check_tree(&ck, repo, ref);
+		else {
+			if (branches_list(repo, p, sizeof(p)) > 0)
+				check_problem(&ck, "[deploy] branch '%s' does "
+				    "not exist in '%s', which has %s (fix "
+				    "branch in '%s')", cfg->branch,
+				    cfg->repository, p, cfg->file);
+			else
+				log_info("note: branch '%s' does not exist yet "
+				    "in '%s' (the first push creates it)",
+				    cfg->branch, cfg->repository);
+		}
 	}
 	if (cfg->has_agent)
 		check_agent(&ck);

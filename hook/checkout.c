@@ -14,10 +14,17 @@
  *   file is a new inode.  Nothing ever writes through an existing inode.
  * - Directories are a work queue served by a few threads, each with its
  *   own git_repository (libgit2 objects are not shared across threads).
+ * - A pushed tree is bounded ([deploy] max_bytes, max_file, max_entries,
+ *   max_depth): each entry is counted before it is made and each blob's
+ *   size is read from its header before it is inflated, so a huge blob is
+ *   never read into memory and a huge tree stops at the limit.  Loose
+ *   blobs are streamed; packed ones (libgit2 1.5 cannot stream them) are
+ *   read whole, which max_file bounds.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +36,7 @@
 
 #define CO_MAXTHREADS	8
 #define CO_MAXLINK	4096
+#define CO_CHUNK	65536	/* one read of a streamed blob */
 
 struct co_task {
 	struct co_task	*next;
@@ -50,6 +58,8 @@ struct co {
 	int		 failed;
 	int		 errnum;	/* errno of the failure, if any */
 	char		 err[ERRLEN];
+	atomic_ulong	 entries;	/* made by this checkout */
+	atomic_ullong	 bytes;		/* of file content written */
 };
 
 struct co_worker {
@@ -108,26 +118,152 @@ co_own(struct co *co, int fd, mode_t mode)
 	return fchmod(fd, mode);
 }
 
+/* "100M", "2G": a limit as the config would say it. */
+static void
+co_size(char *buf, size_t n, unsigned long long v)
+{
+	static const char units[] = "KMGT";
+	int i = -1;
+
+	while (i < 3 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, n, "%llu", v);
+	else
+		snprintf(buf, n, "%llu%c", v, units[i]);
+}
+
+/* One more entry at path: within max_entries and max_depth? */
+static int
+co_limit_entry(struct co_worker *w, const char *path)
+{
+	const struct config *cfg = w->co->o->cfg;
+	unsigned long n = atomic_fetch_add(&w->co->entries, 1) + 1;
+	int depth = 1;
+	const char *p;
+
+	for (p = path; *p != '\0'; p++)
+		depth += *p == '/';
+	if (depth > cfg->max_depth) {
+		snprintf(w->err, sizeof(w->err), "'%s' is %d directories "
+		    "deep, more than max_depth = %d allows (raise it in "
+		    "'%s' or flatten the tree)", path, depth, cfg->max_depth,
+		    cfg->file);
+		errno = EFBIG;
+		return -1;
+	}
+	if (n > (unsigned long)cfg->max_entries) {
+		snprintf(w->err, sizeof(w->err), "the tree has more than "
+		    "max_entries = %d files, links and directories (at '%s'; "
+		    "raise it in '%s' or deploy less)", cfg->max_entries,
+		    path, cfg->file);
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A blob of size bytes is to be written: within max_file and max_bytes? */
+static int
+co_limit_blob(struct co_worker *w, const char *path, unsigned long long size)
+{
+	const struct config *cfg = w->co->o->cfg;
+	unsigned long long total;
+	char lim[32];
+
+	if (size > cfg->max_file) {
+		co_size(lim, sizeof(lim), cfg->max_file);
+		snprintf(w->err, sizeof(w->err), "'%s' is %llu bytes, more than "
+		    "max_file = %s allows (raise it in '%s' or keep the file "
+		    "out of the branch)", path, size, lim, cfg->file);
+		errno = EFBIG;
+		return -1;
+	}
+	total = atomic_fetch_add(&w->co->bytes, size) + size;
+	if (total > cfg->max_bytes) {
+		co_size(lim, sizeof(lim), cfg->max_bytes);
+		snprintf(w->err, sizeof(w->err), "the files to write add up to "
+		    "more than max_bytes = %s (at '%s'; raise it in '%s' or "
+		    "deploy less)", lim, path, cfg->file);
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy a loose blob to fd through a stream: never all of it in memory.
+ * 1 when written, 0 when the object cannot be streamed (packed). */
+static int
+co_stream_blob(git_odb *odb, const git_oid *oid, int fd, size_t size)
+{
+	git_odb_stream *s = NULL;
+	git_object_t type;
+	char *buf = NULL;
+	size_t len, done = 0;
+	int n, rc = -1;
+
+	if (git_odb_open_rstream(&s, &len, &type, odb, oid) != 0)
+		return 0;
+	if (type != GIT_OBJECT_BLOB || len != size ||
+	    (buf = malloc(CO_CHUNK)) == NULL) {
+		errno = type != GIT_OBJECT_BLOB || len != size ? EIO : ENOMEM;
+		goto out;
+	}
+	while (done < size) {
+		if ((n = git_odb_stream_read(s, buf, CO_CHUNK)) <= 0 ||
+		    (size_t)n > size - done) {
+			errno = EIO;
+			goto out;
+		}
+		if (fs_write_all(fd, buf, (size_t)n) == -1)
+			goto out;
+		done += (size_t)n;
+	}
+	rc = 1;
+out:
+	free(buf);
+	git_odb_stream_free(s);
+	return rc;
+}
+
 static int
 co_write_blob(struct co_worker *w, int dirfd, const char *name,
     const git_oid *oid, mode_t mode, const char *path)
 {
 	struct co *co = w->co;
 	git_blob *blob = NULL;
-	const void *data;
+	git_odb *odb = NULL;
+	git_object_t type;
 	size_t size;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, streamed = 0;
 
-	if (git_blob_lookup(&blob, w->repo, oid) != 0) {
+	/* The size from the header, before anything is inflated. */
+	if (git_repository_odb(&odb, w->repo) != 0 ||
+	    git_odb_read_header(&size, &type, odb, oid) != 0) {
 		snprintf(w->err, sizeof(w->err), "reading '%s': %s", path,
 		    co_giterr());
-		return -1;
+		goto out;
 	}
-	data = git_blob_rawcontent(blob);
-	size = (size_t)git_blob_rawsize(blob);
+	if (co_limit_blob(w, path, size) == -1)
+		goto out;
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
-	if (fd == -1 || fs_write_all(fd, data, size) == -1 ||
+	if (fd != -1 && (streamed = co_stream_blob(odb, oid, fd, size)) == 0) {
+		if (git_blob_lookup(&blob, w->repo, oid) != 0) {
+			snprintf(w->err, sizeof(w->err), "reading '%s': %s",
+			    path, co_giterr());
+			goto out;
+		}
+		if ((size_t)git_blob_rawsize(blob) != size) {
+			errno = EIO;
+			streamed = -1;
+		} else if (fs_write_all(fd, git_blob_rawcontent(blob),
+		    size) == -1)
+			streamed = -1;
+	}
+	if (fd == -1 || streamed == -1 ||
 	    (co->o->uid != (uid_t)-1 && fchown(fd, co->o->uid, co->o->gid)) ||
 	    ((mode & co->umask) && fchmod(fd, mode) == -1)) {
 		snprintf(w->err, sizeof(w->err), "writing '%s': %s", path,
@@ -149,6 +285,7 @@ out:
 	if (fd != -1)
 		close(fd);
 	git_blob_free(blob);
+	git_odb_free(odb);
 	return rc;
 }
 
@@ -225,6 +362,36 @@ co_mkdir(struct co_worker *w, int dirfd, const char *name, const char *path)
 	return 0;
 }
 
+/*
+ * Does the tree hold nothing but trees, down to the bottom?  git archive
+ * writes a directory only for a file, link or submodule below it, so such
+ * a tree makes no directory in a release either.  1 yes, 0 no, -1 error.
+ */
+static int
+co_tree_empty(git_repository *repo, const git_oid *id, int depth)
+{
+	git_tree *t = NULL;
+	size_t i, count;
+	int rc = 1;
+
+	if (depth <= 0)
+		return 0;	/* too deep: let the depth limit say so */
+	if (git_tree_lookup(&t, repo, id) != 0)
+		return -1;
+	count = git_tree_entrycount(t);
+	for (i = 0; i < count && rc == 1; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+
+		if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE)
+			rc = 0;
+		else
+			rc = co_tree_empty(repo, git_tree_entry_id(e),
+			    depth - 1);
+	}
+	git_tree_free(t);
+	return rc;
+}
+
 /* Can this file be a hard link to the same file of the previous release? */
 static int
 co_unchanged(const git_tree *base, const git_tree_entry *e)
@@ -250,6 +417,8 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 
 	if (vet_is_shared(&cfg->shared, path))
 		return 0;	/* replaced by a link into shared/ */
+	if (co_limit_entry(w, path) == -1)
+		return -1;
 	if (mode != GIT_FILEMODE_TREE && vet_shared_below(&cfg->shared, path)) {
 		snprintf(w->err, sizeof(w->err), "'%s' is a file in the tree "
 		    "but a shared path lies below it", path);
@@ -257,6 +426,15 @@ co_entry(struct co_worker *w, int dirfd, int basefd, const git_tree *base,
 	}
 	switch (mode) {
 	case GIT_FILEMODE_TREE:
+		switch (co_tree_empty(w->repo, git_tree_entry_id(e),
+		    cfg->max_depth)) {
+		case 1:
+			return 0;	/* as git archive: no directory */
+		case -1:
+			snprintf(w->err, sizeof(w->err), "reading tree '%s': "
+			    "%s", path, co_giterr());
+			return -1;
+		}
 		/* In a sync, a directory made only to hold a shared link
 		 * (tmp/ of tmp/cache) is there already: fill it. */
 		if (mkdirat(dirfd, name, 0700) == -1 && !(errno == EEXIST &&
@@ -413,6 +591,7 @@ struct co_count {
 	const struct config *cfg;
 	const char	*base;		/* path of the subtree walked */
 	unsigned long	 files;
+	unsigned long	 entries;
 };
 
 static int
@@ -427,6 +606,7 @@ co_count_cb(const char *root, const git_tree_entry *e, void *payload)
 		if (vet_is_shared(&cc->cfg->shared, path))
 			return 1;
 	}
+	cc->entries++;
 	switch (git_tree_entry_filemode(e)) {
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
@@ -443,9 +623,10 @@ static int
 co_count_removed(struct co_worker *w, const git_tree_entry *oe,
     const char *path)
 {
-	struct co_count cc = { w->co->o->cfg, path, 0 };
+	struct co_count cc = { w->co->o->cfg, path, 0, 0 };
 	git_tree *sub = NULL;
 
+	w->st.removed_entries++;
 	switch (git_tree_entry_filemode(oe)) {
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
@@ -465,6 +646,7 @@ co_count_removed(struct co_worker *w, const git_tree_entry *oe,
 	}
 	git_tree_free(sub);
 	w->st.removed += cc.files;
+	w->st.removed_entries += cc.entries;
 	return 0;
 }
 
@@ -544,6 +726,29 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    git_tree_entry_filemode(oe) == GIT_FILEMODE_TREE) {
 			if (vet_is_shared(&cfg->shared, path))
 				continue;
+			/* emptied (only trees left): no directory, as in a
+			 * full checkout; unless a shared link lives below */
+			if (!vet_shared_below(&cfg->shared, path) &&
+			    co_tree_empty(w->repo, git_tree_entry_id(e),
+			    cfg->max_depth) == 1) {
+				if (fs_remove_tree(dirfd,
+				    git_tree_entry_name(e)) == -1 &&
+				    errno != ENOENT) {
+					snprintf(w->err, sizeof(w->err),
+					    "removing '%s': %s", path,
+					    strerror(errno));
+					goto out;
+				}
+				continue;
+			}
+			/* was empty, so not on disk: write it afresh */
+			if (co_tree_empty(w->repo, git_tree_entry_id(oe),
+			    cfg->max_depth) == 1 &&
+			    !vet_shared_below(&cfg->shared, path)) {
+				if (co_entry(w, dirfd, -1, NULL, e, path) == -1)
+					goto out;
+				continue;
+			}
 			if (co_push(co, path, git_tree_entry_id(e),
 			    git_tree_entry_id(oe), 1) == -1) {
 				snprintf(w->err, sizeof(w->err), "out of memory");
@@ -621,6 +826,7 @@ co_worker_close(struct co_worker *w)
 struct co_walk {
 	struct co_worker *w;
 	unsigned long	 files;
+	unsigned long	 entries;
 	struct links	*links;		/* every symlink met */
 };
 
@@ -638,6 +844,15 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
 	if (vet_is_shared(&cfg->shared, path))
 		return 1;
+	/* the whole new tree, not only what the sync wrote */
+	if (++cw->entries > (unsigned long)cfg->max_entries) {
+		snprintf(cw->w->err, sizeof(cw->w->err), "the tree has more "
+		    "than max_entries = %d files, links and directories (at "
+		    "'%s'; raise it in '%s' or deploy less)", cfg->max_entries,
+		    path, cfg->file);
+		errno = EFBIG;
+		return -1;
+	}
 	switch (git_tree_entry_filemode(e)) {
 	case GIT_FILEMODE_BLOB:
 	case GIT_FILEMODE_BLOB_EXECUTABLE:
@@ -681,14 +896,32 @@ co_vet_path(struct co_worker *w, const char *path)
  */
 static int
 co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
-    int restructured, unsigned long removed, struct checkout_stats *st,
+    int restructured, unsigned long made, struct checkout_stats *st,
     char *err, size_t n)
 {
+	const struct config *cfg = o->cfg;
 	struct links all_added = { 0 }, all_removed = { 0 };
+	unsigned long removed = 0, gone = 0;
 	size_t off;
 	int i, v = 0, rc = -1;
 
-	if (o->base_links != NULL && o->base_files >= 0) {
+	for (i = 0; i < nw; i++) {
+		removed += w[i].st.removed;
+		gone += w[i].st.removed_entries;
+	}
+	if (o->base_links != NULL && o->base_files >= 0 &&
+	    o->base_entries >= 0) {
+		/* the whole new tree is bounded, not only what was made */
+		st->entries = (unsigned long)o->base_entries + made > gone ?
+		    (unsigned long)o->base_entries + made - gone : 0;
+		if (st->entries > (unsigned long)cfg->max_entries) {
+			snprintf(err, n, "the tree has more than max_entries = "
+			    "%d files, links and directories (raise it in "
+			    "'%s' or deploy less)", cfg->max_entries,
+			    cfg->file);
+			errno = EFBIG;
+			goto out;
+		}
 		for (i = 0; i < nw; i++)
 			if (links_append(&all_added, &w[i].added) == -1 ||
 			    links_append(&all_removed, &w[i].removed) == -1)
@@ -709,8 +942,9 @@ co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
 		st->linked = (unsigned long)o->base_files > removed ?
 		    (unsigned long)o->base_files - removed : 0;
 	}
-	if (o->base_links == NULL || o->base_files < 0 || v == -2) {
-		struct co_walk cw = { &w[0], 0, &st->symlinks };
+	if (o->base_links == NULL || o->base_files < 0 ||
+	    o->base_entries < 0 || v == -2) {
+		struct co_walk cw = { &w[0], 0, 0, &st->symlinks };
 
 		links_free(&st->symlinks);
 		w[0].err[0] = '\0';
@@ -721,6 +955,7 @@ co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
 			goto out;
 		}
 		st->symlinks_known = 1;
+		st->entries = cw.entries;
 		/* unchanged files are still links to the live release */
 		for (i = 0; i < nw; i++)
 			cw.files -= w[i].st.written < cw.files ?
@@ -753,7 +988,6 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	struct co co;
 	struct co_worker w[CO_MAXTHREADS];
 	struct co_task *t;
-	unsigned long removed = 0;
 	int i, nthreads, started = 0, restructured = 0, rc = -1;
 	mode_t rx;
 
@@ -797,10 +1031,8 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 		snprintf(err, n, "%s", co.err);
 		goto out;
 	}
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nthreads; i++)
 		restructured |= w[i].st.restructured;
-		removed += w[i].st.removed;
-	}
 	/* A sync of files only cannot change where any symlink resolves:
 	 * the count is the base's plus the diff, the links the base's, and
 	 * nothing is walked.  A full checkout met every link. */
@@ -813,8 +1045,9 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 				goto out;
 			}
 		st->symlinks_known = 1;
-	} else if (co_after_sync(o, w, nthreads, restructured, removed, st,
-	    err, n) == -1)
+		st->entries = atomic_load(&co.entries);
+	} else if (co_after_sync(o, w, nthreads, restructured,
+	    atomic_load(&co.entries), st, err, n) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -828,6 +1061,7 @@ out:
 		st->dirs += w[i].st.dirs;
 		st->links += w[i].st.links;
 		st->removed += w[i].st.removed;
+		st->removed_entries += w[i].st.removed_entries;
 		st->restructured |= w[i].st.restructured;
 		st->bytes += w[i].st.bytes;
 		links_free(&w[i].added);
@@ -872,6 +1106,7 @@ checkout_shared(int pathfd, int root_fd, const struct config *cfg, uid_t uid,
     gid_t gid, uid_t suid, gid_t sgid, char *err, size_t n)
 {
 	char parent[4096], target[4096];
+	struct stat st;
 	const char *p, *base;
 	size_t i, k, depth, plen;
 	int sfd = -1, fd = -1, pfd = -1, rc = -1;
@@ -892,8 +1127,22 @@ checkout_shared(int pathfd, int root_fd, const struct config *cfg, uid_t uid,
 			    " (a symlink is in the way: remove it)" : "");
 			goto out;
 		}
+		/* Not root: ours, given to the service's group (2775). */
+		if (suid == (uid_t)-1 && sgid != (gid_t)-1 &&
+		    fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+		    (st.st_gid != sgid || (st.st_mode & 07777) != 02775) &&
+		    (fchown(fd, (uid_t)-1, sgid) == -1 ||
+		    fchmod(fd, 02775) == -1)) {
+			snprintf(err, n, "giving '%s/shared/%s' to the service's "
+			    "group: %s", cfg->path, p, strerror(errno));
+			goto out;
+		}
 		close(fd);
 		fd = -1;
+		if (safety_shared_ok(cfg, sfd, p, err, n) == -1) {
+			errno = EACCES;
+			goto out;
+		}
 		base = strrchr(p, '/');
 		plen = base ? (size_t)(base - p) : 0;
 		base = base ? base + 1 : p;

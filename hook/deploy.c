@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "ids.h"
 #include "log.h"
 #include "redeploy.h"
 
@@ -66,7 +67,7 @@ deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 		    "(the user that owns releases; never root)", cfg->file);
 		return -1;
 	}
-	if ((pw = getpwnam(cfg->owner)) == NULL) {
+	if ((pw = ids_user(cfg->owner)) == NULL) {
 		snprintf(err, n, "[deploy] owner '%s' is not a user on this "
 		    "machine", cfg->owner);
 		return -1;
@@ -79,7 +80,7 @@ deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	if (cfg->group != NULL) {
-		if ((gr = getgrnam(cfg->group)) == NULL) {
+		if ((gr = ids_group(cfg->group)) == NULL) {
 			snprintf(err, n, "[deploy] group '%s' is not a group on "
 			    "this machine", cfg->group);
 			return -1;
@@ -100,11 +101,11 @@ deploy_shared_owner(const struct config *cfg, uid_t uid, gid_t gid,
 	*suid = uid;
 	*sgid = gid;
 	if (geteuid() != 0 || cfg->user == NULL ||
-	    (pw = getpwnam(cfg->user)) == NULL)
+	    (pw = ids_user(cfg->user)) == NULL)
 		return;
 	*suid = pw->pw_uid;
 	*sgid = pw->pw_gid;
-	if (cfg->svc_group != NULL && (gr = getgrnam(cfg->svc_group)) != NULL)
+	if (cfg->svc_group != NULL && (gr = ids_group(cfg->svc_group)) != NULL)
 		*sgid = gr->gr_gid;
 }
 
@@ -265,6 +266,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	/* what the spare holds, counted at its deploy: the new count is
 	 * that plus the diff */
 	o.base_files = sync && cur->files > 0 ? cur->files : -1;
+	o.base_entries = sync && cur->entries > 0 ? cur->entries : -1;
 	/* and its symlinks: vetted again from the index, not a walk */
 	if (sync && links_read(c->releasesfd, cur->id, &base_links) == 0)
 		o.base_links = &base_links;
@@ -290,6 +292,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 
 	rel->time = (int64_t)time(NULL);
 	rel->files = (long)(st->written + st->linked);
+	rel->entries = (long)st->entries;
 	rel->serial = deploy_next_serial(c->pathfd);
 	if (deploy_pick_id(c->releasesfd, rel->time, git_oid_tostr_s(commit),
 	    id, sizeof(id)) == -1) {
@@ -427,6 +430,33 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 	git_commit_free(commit);
 }
 
+/*
+ * `current` must be a symlink or absent.  Anything else is refused with the
+ * command that moves it away; a shared helper for check.c too.
+ */
+int
+deploy_current_kind(const struct config *cfg, int pathfd, char *err,
+    size_t n)
+{
+	struct stat st;
+
+	if (fstatat(pathfd, "current", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, n, "'%s/current': %s", cfg->path,
+		    strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	snprintf(err, n, "'%s/current' is %s, not a symlink: redeploy "
+	    "replaces only its own link (move it away once: mv '%s/current' "
+	    "'%s/current.old')", cfg->path, S_ISDIR(st.st_mode) ?
+	    "a directory" : S_ISREG(st.st_mode) ? "a regular file" :
+	    "a special file", cfg->path, cfg->path);
+	return -1;
+}
+
 int
 deploy_run(const struct deploy_req *req)
 {
@@ -450,6 +480,14 @@ deploy_run(const struct deploy_req *req)
 	}
 	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
 	umask(022);
+	/* Setups that would let someone else change what goes live. */
+	if (safety_repo(cfg, req->repo_path, c.err, sizeof(c.err)) == -1 ||
+	    safety_path(cfg, c.uid == (uid_t)-1 ? geteuid() : c.uid, c.err,
+	    sizeof(c.err)) == -1 || (c.suid == (uid_t)-1 &&
+	    safety_shared_group(cfg, &c.sgid, c.err, sizeof(c.err)) == -1)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
 
 	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
@@ -514,6 +552,10 @@ deploy_run(const struct deploy_req *req)
 		    "unknown error");
 		goto out;
 	}
+	/* Only a symlink is ours to replace: a directory or file there is
+	 * someone's site, refused before anything is built for it. */
+	if (deploy_current_kind(cfg, c.pathfd, c.err, sizeof(c.err)) == -1)
+		goto out;
 	if (release_current(c.pathfd, curid, sizeof(curid)) == 0 &&
 	    release_meta_read(c.releasesfd, curid, &cur) == 0)
 		have_cur = 1;
@@ -546,12 +588,16 @@ deploy_run(const struct deploy_req *req)
 		if (c.syserr == EISDIR)
 			strncat(c.err, " ('current' is a directory: move it "
 			    "away once)", sizeof(c.err) - strlen(c.err) - 1);
+		/* never live: it must not look like a good release */
+		snprintf(rel.result, sizeof(rel.result), "failed");
+		if (release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
+			log_warn("marking release %s failed", rel.id);
 		goto out;
 	}
 	ms = deploy_now() - t0;
-	log_info("release %s live: %lu files (%lu written, %lu reused), "
-	    "%.0f ms", rel.id, st.written + st.linked, st.written, st.linked,
-	    ms);
+	log_info("release %s live: %lu file%s (%lu written, %lu reused), "
+	    "%.0f ms", rel.id, st.written + st.linked,
+	    st.written + st.linked == 1 ? "" : "s", st.written, st.linked, ms);
 	result = "deployed";
 	if (cfg->has_agent &&
 	    restart_verify(&c.rs, &rel, have_cur ? &cur : NULL, &result,
@@ -650,13 +696,31 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	deploy_shared_owner(cfg, c.uid, c.gid, &c.suid, &c.sgid);
+	if (safety_path(cfg, c.uid == (uid_t)-1 ? geteuid() : c.uid, c.err,
+	    sizeof(c.err)) == -1) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* the spare made afterwards links shared paths as a deploy does */
+	if (c.suid == (uid_t)-1 &&
+	    safety_shared_group(cfg, &c.sgid, c.err, sizeof(c.err)) == -1)
+		c.err[0] = '\0';
 	snprintf(what, sizeof(what), "a rollback by %s", req->pusher);
 	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1 || (c.lockfd = lock_acquire(c.pathfd, what, c.uid, c.gid)) ==
-	    -1 || (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    release_list(c.pathfd, &l) == -1) {
+	    -1) {
 		deploy_fail(&c, "opening '%s'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
+	if ((c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 && errno == ENOENT) {
+		snprintf(c.err, sizeof(c.err), "no releases in '%s/releases' "
+		    "yet: nothing to roll back to (deploy first)", cfg->path);
+		goto out;
+	}
+	if (c.releasesfd == -1 || release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "opening '%s/releases'", cfg->path);
 		rc = EXIT_SYSTEM;
 		goto out;
 	}
@@ -673,6 +737,8 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		log_info("note: release %s is marked %s", target->id,
 		    target->result);
 	rel = *target;
+	if (deploy_current_kind(cfg, c.pathfd, c.err, sizeof(c.err)) == -1)
+		goto out;
 	if (release_switch(c.pathfd, rel.id, c.uid, c.gid) == -1) {
 		deploy_fail(&c, "switching '%s/current'", cfg->path);
 		goto out;
@@ -693,6 +759,11 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
 	    "result=deployed", rel.id, rel.commit, req->pusher,
 	    deploy_now() - t0);
+	/* The spare of the release we left is of no use now (a deploy starts
+	 * from the live one's): remove it, as a deploy's cleanup would. */
+	if (release_clean_debris(c.pathfd) == -1)
+		log_warn("removing the spare of the release left in '%s'",
+		    cfg->path);
 	if (req->repo_path != NULL &&
 	    repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == 0 &&
 	    git_oid_fromstr(&oid, rel.commit) == 0 &&

@@ -143,6 +143,29 @@ main_same_repo(const struct config *cfg, const char *git_dir)
 	return -1;
 }
 
+/* A pushed ref that does not deploy: say which one does, and whether the
+ * repository has it at all (a typo in [deploy] branch). */
+static void
+main_ignoring(const struct config *cfg, const char *git_dir, const char *ref,
+    const char *branch_ref)
+{
+	git_repository *repo = NULL;
+	git_reference *r = NULL;
+	char err[ERRLEN], have[300];
+
+	if (repo_open(&repo, git_dir, err, sizeof(err)) == 0 &&
+	    git_reference_lookup(&r, repo, branch_ref) != 0 &&
+	    branches_list(repo, have, sizeof(have)) > 0)
+		log_info("ignoring %s: only branch '%s' deploys, and this "
+		    "repository has no such branch (it has %s; fix [deploy] "
+		    "branch in '%s')", ref, cfg->branch, have, cfg->file);
+	else
+		log_info("ignoring %s: only branch '%s' deploys ([deploy] "
+		    "branch in '%s')", ref, cfg->branch, cfg->file);
+	git_reference_free(r);
+	git_repository_free(repo);
+}
+
 static int
 cmd_hook(const char *cfgpath, int argc, char **argv)
 {
@@ -182,8 +205,7 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 	snprintf(branch_ref, sizeof(branch_ref), "refs/heads/%s", cfg.branch);
 	for (i = 0; i < refs.n; i++)
 		if (strcmp(refs.v[i].ref, branch_ref) != 0)
-			log_info("ignoring %s: only %s deploys", refs.v[i].ref,
-			    branch_ref);
+			main_ignoring(&cfg, git_dir, refs.v[i].ref, branch_ref);
 	rc = 0;
 	switch (refs_judge(&refs, branch_ref)) {
 	case REFS_IGNORE:

@@ -56,6 +56,41 @@ ops_answered(struct client_reply *r, const char *path)
 	return -1;
 }
 
+/* The service's lines for a terminal: its control bytes made visible
+ * (an escape sequence in a log line is shown, not run). */
+static void
+ops_print_visible(const char *body)
+{
+	char line[4096], vis[4 * sizeof(line)];
+	const char *p = body, *nl;
+	size_t len;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		logfmt_visible(vis, sizeof(vis), line);
+		printf("%s\n", vis);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+}
+
+/* "exit code 1" or "signal 15 (Terminated)": never both, never -1. */
+static void
+ops_exit(json_int_t code, json_int_t sig)
+{
+	if (sig > 0 && sig < 65)
+		printf(", last exit: signal %lld (%s)", (long long)sig,
+		    strsignal((int)sig));
+	else
+		printf(", last exit: code %lld", (long long)code);
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
@@ -88,10 +123,8 @@ ops_status(const struct config *cfg, int json)
 	printf("  restarts %lld", client_int(&r, "restarts"));
 	ex = json_object_get(r.json, "last_exit");
 	if (json_is_object(ex))
-		printf(", last exit: code %lld, signal %lld",
-		    (long long)json_integer_value(json_object_get(ex, "code")),
-		    (long long)json_integer_value(json_object_get(ex,
-		    "signal")));
+		ops_exit(json_integer_value(json_object_get(ex, "code")),
+		    json_integer_value(json_object_get(ex, "signal")));
 	printf("\n  agent    pid %lld, version %s, %s:%d\n",
 	    client_int(&r, "agent_pid"), client_str(&r, "version"),
 	    cfg->listen_host, cfg->listen_port);
@@ -116,7 +149,7 @@ ops_log(const struct config *cfg, long lines)
 			log_warnx("%s", err);
 		return EXIT_SYSTEM;
 	}
-	fputs(r.body ? r.body : "", stdout);
+	ops_print_visible(r.body ? r.body : "");
 	client_reply_free(&r);
 	return 0;
 }

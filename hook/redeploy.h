@@ -33,6 +33,9 @@ int	repo_config_path(const char *git_dir, char *out, size_t n);
 int	repo_resolve(git_repository *repo, const char *rev, git_oid *commit,
 	    char *err, size_t n);
 
+/* branches.c - the branches a repository has, for messages */
+int	branches_list(git_repository *repo, char *out, size_t n);
+
 /* refs.c - what a hook invocation says was pushed */
 enum refs_verdict {
 	REFS_DEPLOY = 0,	/* the configured branch was updated */
@@ -68,6 +71,7 @@ struct release {
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
+	long	 entries;	/* files, links and directories checked out */
 	int	 current;
 };
 struct release_list {
@@ -122,6 +126,8 @@ struct checkout_stats {
 	unsigned long	dirs;
 	unsigned long	links;		/* symlinks */
 	unsigned long	removed;	/* files a sync removed */
+	unsigned long	removed_entries; /* entries a sync removed */
+	unsigned long	entries;	/* in the new tree; 0: not known */
 	unsigned long long bytes;
 	int		restructured;	/* a sync added, removed or retyped a
 					 * directory, symlink or submodule */
@@ -142,6 +148,7 @@ struct checkout_opts {
 					 * vetted release); changed files are
 					 * hard links to it */
 	long		 base_files;	/* with sync: files in base_tree, or -1 */
+	long		 base_entries;	/* with sync: its entries, or -1 */
 	const struct links *base_links;	/* with sync: base_tree's symlinks,
 					 * or NULL (then the tree is walked) */
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
@@ -191,6 +198,8 @@ int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
+int	deploy_current_kind(const struct config *cfg, int pathfd, char *err,
+	    size_t n);
 int	deploy_resolve_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 
@@ -218,6 +227,16 @@ int	ops_restart(const struct config *cfg);
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,
 	    const char *self);
+
+/* safety.c - setups refused, with the command that mends them */
+int	safety_path(const struct config *cfg, uid_t owner, char *err,
+	    size_t n);
+int	safety_repo(const struct config *cfg, const char *repo_path,
+	    char *err, size_t n);
+int	safety_shared_group(const struct config *cfg, gid_t *sgid, char *err,
+	    size_t n);
+int	safety_shared_ok(const struct config *cfg, int sharedfd, const char *p,
+	    char *err, size_t n);
 
 /* check.c */
 int	check_run(const struct config *cfg);

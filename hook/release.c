@@ -80,9 +80,9 @@ int
 release_meta_format(const struct release *r, char *buf, size_t n)
 {
 	int len = snprintf(buf, n, "id=%s\ncommit=%s\nref=%s\npusher=%s\n"
-	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n",
-	    r->id, r->commit, r->ref, r->pusher, r->time, r->serial, r->result,
-	    r->files, r->build);
+	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n"
+	    "entries=%ld\n", r->id, r->commit, r->ref, r->pusher, r->time,
+	    r->serial, r->result, r->files, r->build, r->entries);
 
 	return len < 0 || (size_t)len >= n ? -1 : len;
 }
@@ -125,12 +125,14 @@ release_meta_parse(struct release *r, const char *text)
 				meta_copy(r->build, sizeof(r->build), eq + 1,
 				    vlen);
 			else if (KEY("time") || KEY("files") ||
-			    KEY("serial")) {
+			    KEY("serial") || KEY("entries")) {
 				meta_copy(num, sizeof(num), eq + 1, vlen);
 				if (KEY("time"))
 					r->time = strtoll(num, NULL, 10);
 				else if (KEY("serial"))
 					r->serial = strtol(num, NULL, 10);
+				else if (KEY("entries"))
+					r->entries = strtol(num, NULL, 10);
 				else
 					r->files = strtol(num, NULL, 10);
 			}

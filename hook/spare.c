@@ -156,6 +156,7 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
 	o.sync = 1;
 	o.recycle = 1;
 	o.base_files = -1;
+	o.base_entries = -1;
 	if (checkout_run(&o, &st, err, n) == -1 ||
 	    checkout_shared(pathfd, rootfd, o.cfg, o.uid, o.gid, suid, sgid,
 	    err, n) == -1)

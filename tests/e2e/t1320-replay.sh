@@ -110,6 +110,9 @@ assert_all_releases() {
 		[ "$(sed -n 's/^files=//p' "$LIVE/releases/$id.meta")" = \
 		  "$(find "$LIVE/releases/$id" -type f | wc -l)" ] ||
 			fail "release $id: files= in its metadata is not its count"
+		[ "$(sed -n 's/^entries=//p' "$LIVE/releases/$id.meta")" = \
+		  "$(find "$LIVE/releases/$id" -mindepth 1 | wc -l)" ] ||
+			fail "release $id: entries= in its metadata is not its count"
 		# the symlink index, kept from the diff too, is every link
 		[ ! -e "$LIVE/releases/$id.links" ] ||
 		[ "$(tr '\0' '\n' <"$LIVE/releases/$id.links" | sort)" = \

@@ -202,6 +202,9 @@ step3_target() {
 	install -d -o "$GLU" -g "$GLU" -m 0755 "$DEPLOY"
 	[ "$(stat -c '%U %G %a' "$DEPLOY")" = "$GLU $GLU 755" ] ||
 		fail "$DEPLOY is $(stat -c '%U %G %a' "$DEPLOY")"
+	# (userdel at the end takes $GLU out of the group again)
+	op adduser -q "$GLU" www-data
+	id -nG "$GLU" | grep -qw www-data || fail "$GLU is not in www-data"
 }
 
 # 4. The config, as INSTALL shows it; redeployd -n says configuration OK.
@@ -223,6 +226,7 @@ path = $DEPLOY
 branch = master
 owner = $GLU
 group = $GLU
+shared = cache
 syslog_tag = gitolite
 
 [agent]
@@ -239,6 +243,9 @@ ready = tcp:127.0.0.1:$(cat "$STATE/port")
 log_tag = www
 EOF
 	chmod 644 "$CONF"
+	# step 5's first lines: -n checks the token's directory too
+	[ -d /run/redeploy ] || echo /run/redeploy >>"$STATE/new-dirs"
+	op install -d -m 0755 /run/redeploy
 	op redeployd -n -c "$CONF" >"$T/n.out" 2>&1 ||
 		fail "redeployd -n: $(cat "$T/n.out")"
 	output_has "configuration OK" "$T/n.out"
@@ -253,7 +260,6 @@ step5_agent() {
 	touch "$STATE/byport.new"
 	[ "$(stat -c '%U %a' "$BYPORT/$port")" = "www-data 500" ] ||
 		fail "$BYPORT/$port: $(stat -c '%U %a' "$BYPORT/$port" 2>&1)"
-	[ -d /run/redeploy ] || echo /run/redeploy >>"$STATE/new-dirs"
 	op /etc/init.d/redeployd start "$SITE" >"$T/init.out" 2>&1 ||
 		fail "init start: $(cat "$T/init.out")"
 	output_has "redeployd $SITE started" "$T/init.out"
@@ -342,6 +348,11 @@ step7_push() {
 	live_id >"$STATE/id1"
 	dev_push 2
 	[ "$(live_id)" != "$(cat "$STATE/id1")" ] || fail "no new release"
+	# the shared path: the hook's user gave it to www-data's group
+	[ "$(stat -c '%U %G %a' "$DEPLOY/shared/cache")" = "$GLU www-data 2775" ] ||
+		fail "shared/cache is $(stat -c '%U %G %a' "$DEPLOY/shared/cache")"
+	runuser -u www-data -- touch "$DEPLOY/current/cache/x" ||
+		fail "www-data cannot write current/cache"
 	local pid
 	pid=$(fuser -n tcp "$(cat "$STATE/port")" 2>/dev/null | tr -d ' ') || true
 	if [ -z "$pid" ] || [ "$(stat -c %U "/proc/$pid")" != www-data ]; then
@@ -358,6 +369,9 @@ step8_logs() {
 	wait_syslog "redeployd\[$(cat "$PIDFILE")\]: started .*config=$CONF\$"
 	wait_syslog "redeployd\[$(cat "$PIDFILE")\]: ready pid=[0-9]* release=$id "
 	wait_syslog "www\[[0-9]*\]: serving release $id"
+	# every line of the hook and of our agent is strict key=value
+	"$TEST_ROOT/tests/kvcheck" "$SYSLOG_FILE" gitolite \
+		"redeployd[$(cat "$PIDFILE")]" || fail "unparsable syslog lines"
 	op redeploy -c "$CONF" status >"$T/st.out" 2>&1 || fail "status: $(cat "$T/st.out")"
 	output_has "$id" "$T/st.out"
 	op redeploy -c "$CONF" releases >"$T/rel.out" 2>&1 || fail "releases: $(cat "$T/rel.out")"

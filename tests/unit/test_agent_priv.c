@@ -540,6 +540,11 @@ test_resolve(void **state)
 	assert_int_equal(pd.gid, NOBODY);
 	assert_string_equal(pd.name, "nobody");
 	assert_string_equal(pd.home, "/nonexistent");
+	/* a numeric id is a user too (redeploy.ini(5)) */
+	assert_int_equal(privdrop_resolve("65534", "65534", &pd, err,
+	    sizeof(err)), 0);
+	assert_int_equal(pd.uid, NOBODY);
+	assert_string_equal(pd.name, "nobody");
 
 	/* a failed resolve leaves pd as it was */
 	pd.uid = (uid_t)-1;
@@ -550,7 +555,7 @@ test_resolve(void **state)
 	assert_int_equal(privdrop_resolve(NULL, NULL, &pd, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "[service] user is required when redeployd "
-	    "starts as root");
+	    "starts as root (such as 'user = www-data')");
 	assert_int_equal(privdrop_resolve("no-such-user-xq", NULL, &pd, err,
 	    sizeof(err)), -1);
 	assert_contains(err, "'no-such-user-xq' does not exist");

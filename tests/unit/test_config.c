@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "value.h"
 
 #ifndef EXAMPLE_CONFIG
 #define EXAMPLE_CONFIG	"conf/redeploy.ini"
@@ -251,6 +252,11 @@ test_defaults(void **state)
 	assert_string_equal(cfg.path, "/srv/site");
 	assert_string_equal(cfg.branch, "master");
 	assert_int_equal(cfg.keep, 5);
+	assert_true(cfg.max_file == 100ULL << 20);
+	assert_true(cfg.max_bytes == 2ULL << 30);
+	assert_int_equal(cfg.max_entries, 100000);
+	assert_int_equal(cfg.max_depth, 64);
+	assert_int_equal(cfg.allow_other_owner, 0);
 	assert_int_equal(cfg.dir_mode, 0755);
 	assert_int_equal(cfg.file_mode, 0644);
 	assert_null(cfg.owner);
@@ -289,6 +295,29 @@ test_defaults(void **state)
 	assert_null(cfg.environment.v[0]);
 	config_free(&cfg);
 	assert_zeroed(&cfg);
+}
+
+static void
+test_size_values(void **state)
+{
+	unsigned long long v;
+
+	assert_int_equal(value_size("100M", 1ULL << 50, &v), 0);
+	assert_true(v == 100ULL << 20);
+	assert_int_equal(value_size("2G", 1ULL << 50, &v), 0);
+	assert_true(v == 2ULL << 30);
+	assert_int_equal(value_size("512", 1ULL << 50, &v), 0);
+	assert_true(v == 512);
+	assert_int_equal(value_size("8k", 1ULL << 50, &v), 0);
+	assert_true(v == 8192);
+	assert_int_equal(value_size("0", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("10X", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("1MB", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("-1", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("2048T", 1ULL << 50, &v), -1);
+	assert_int_equal(value_size("99999999999999999999", 1ULL << 50, &v),
+	    -1);
 }
 
 static void
@@ -376,7 +405,8 @@ test_missing_file(void **state)
 	assert_int_equal(config_load(&cfg, "/nonexistent/redeploy.ini", err,
 	    sizeof(err)), -1);
 	snprintf(want, sizeof(want), "/nonexistent/redeploy.ini: cannot "
-	    "open: %s", strerror(ENOENT));
+	    "open: %s (name the config with -c FILE or REDEPLOY_CONFIG=FILE; "
+	    "see redeploy.ini(5))", strerror(ENOENT));
 	assert_string_equal(err, want);
 	assert_zeroed(&cfg);
 }
@@ -1204,6 +1234,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_values),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_size_values),
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_missing_path),
 		cmocka_unit_test(test_relative_path),
