@@ -1,19 +1,36 @@
 # SPDX-License-Identifier: ISC
 # Copyright (c) 2026 The redeploy authors
-# redeploy - one plain Makefile.  `make` builds the programs, `make check`
-# installs missing Debian packages, builds with AddressSanitizer and
-# UndefinedBehaviorSanitizer and runs every test.
+# redeploy - one plain Makefile.  `make` builds the programs; `make test`
+# builds with AddressSanitizer and UndefinedBehaviorSanitizer and runs every
+# test, offline, installing nothing; `make check` installs missing Debian
+# packages (scripts/deps) and then runs `make test`.  `make install` /
+# `make uninstall` take PREFIX, SYSCONFDIR, RUNSTATEDIR, SYSTEMDUNITDIR and
+# DESTDIR; debian/ builds the package with the same targets.
 
 CC	?= cc
+PKG_CONFIG ?= pkg-config
+# The one version number: --version, the man pages and debian/changelog
+# (tests/e2e/t0100-lint.sh checks that they agree).
+VERSION	:= $(shell cat VERSION)
+
+# Paths for packagers.  They go into the binaries' defaults (config and
+# token file), the systemd units, the init script and the man pages.
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
-SYSCONFDIR ?= /etc
 SHAREDIR ?= $(PREFIX)/share/redeploy
+DOCDIR	?= $(PREFIX)/share/doc/redeploy
+SYSCONFDIR ?= /etc
+RUNSTATEDIR ?= /run
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir \
+	systemd 2>/dev/null || echo /lib/systemd/system)
 DESTDIR	?=
 O	?= build
 
+# CFLAGS, CPPFLAGS and LDFLAGS are the builder's (dpkg-buildflags, the
+# command line): they are added to the project's own flags below, never
+# replace them.
 CFLAGS	?= -O2 -g
 WARNINGS = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wformat=2 \
@@ -25,13 +42,14 @@ WARNINGS += $(shell $(CC) -Werror -Wno-format-truncation -E -x c /dev/null \
 ifneq ($(CI),)
 WARNINGS += -Werror
 endif
+SAN_CFLAGS =
+SAN_LDFLAGS =
 ifneq ($(SAN),)
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+SAN_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
-LDFLAGS	+= -fsanitize=address,undefined
+SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 
-PKG_CONFIG ?= pkg-config
 HOOK_PKGS = libgit2 inih libcurl jansson
 # libcurl's headers only: the hook dlopens it when it calls the agent.
 HOOK_LINK_PKGS = libgit2 inih jansson
@@ -40,8 +58,12 @@ TEST_PKGS = cmocka inih
 pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkglibs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconf
-ALL_CFLAGS = $(WARNINGS) $(CFLAGS)
+ALL_CPPFLAGS = -D_GNU_SOURCE -Icommon -Iconf \
+	-DREDEPLOY_VERSION='"$(VERSION)"' \
+	-DREDEPLOY_SYSCONFDIR='"$(SYSCONFDIR)"' \
+	-DREDEPLOY_RUNSTATEDIR='"$(RUNSTATEDIR)"' $(CPPFLAGS)
+ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(SAN_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS)
 
 COMMON_SRC = common/log.c common/logfmt.c common/ids.c common/fsutil.c common/token.c conf/config.c \
 	conf/value.c
@@ -61,15 +83,22 @@ all: $(HOOK_BIN) $(AGENT_BIN)
 
 $(HOOK_BIN): $(HOOK_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_LINK_PKGS)) -lpthread -ldl
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_LINK_PKGS)) -lpthread -ldl
 
 $(AGENT_BIN): $(AGENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pkglibs,$(AGENT_PKGS))
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,$(AGENT_PKGS))
 
-$(O)/%.o: %.c
+# Objects are rebuilt when the flags, paths or version change.
+sq = $(subst ','\'',$(1))
+FLAGS_LINE = $(call sq,$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS))
+$(O)/build-flags: FORCE
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(call pkgcflags,$(HOOK_PKGS) $(AGENT_PKGS)) \
+	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' >$@
+
+$(O)/%.o: %.c $(O)/build-flags
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(call pkgcflags,$(HOOK_PKGS) $(AGENT_PKGS)) \
 		$(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Unit tests link the module they test; hook modules come in through
@@ -78,20 +107,25 @@ HOOK_LIB_OBJ = $(filter-out $(O)/hook/main.o,$(HOOK_OBJ))
 AGENT_LIB_OBJ = $(filter-out $(O)/agent/main.o,$(AGENT_OBJ))
 $(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ) $(AGENT_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ihook -Iagent $(call pkgcflags,$(TEST_PKGS)) \
-		$(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(ALL_CPPFLAGS) -Ihook -Iagent $(call pkgcflags,$(TEST_PKGS)) \
+		$(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter-out $(O)/build-flags,$^) \
 		$(call pkglibs,$(TEST_PKGS) $(HOOK_LINK_PKGS) $(AGENT_PKGS)) \
 		-lpthread -ldl
 
 units: $(UNIT_BIN)
 
 SAN_O = build/san
-check: deps
+# make test: every test, offline, installing nothing (the sanitizer build).
+# make check: the Debian packages it needs (scripts/deps), then make test.
+test:
 	$(MAKE) O=$(SAN_O) SAN=1 HOOK_BIN=$(SAN_O)/bin/redeploy \
 		AGENT_BIN=$(SAN_O)/bin/redeployd \
 		$(SAN_O)/bin/redeploy $(SAN_O)/bin/redeployd units
 	O=$(SAN_O) REDEPLOY=$(CURDIR)/$(SAN_O)/bin/redeploy \
 		REDEPLOYD=$(CURDIR)/$(SAN_O)/bin/redeployd tests/run
+
+check: deps
+	$(MAKE) test
 
 deps:
 	scripts/deps
@@ -103,61 +137,73 @@ bench: all
 demo: deps all
 	scripts/demo
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/redeploy
-	install -m 0755 $(HOOK_BIN) $(DESTDIR)$(BINDIR)/redeploy
-	install -m 0755 $(AGENT_BIN) $(DESTDIR)$(SBINDIR)/redeployd
-	install -m 0644 doc/redeploy.1 $(DESTDIR)$(MANDIR)/man1/redeploy.1
-	install -m 0644 doc/redeploy.ini.5 $(DESTDIR)$(MANDIR)/man5/redeploy.ini.5
-	install -m 0644 doc/redeployd.8 $(DESTDIR)$(MANDIR)/man8/redeployd.8
-	install -d $(DESTDIR)$(SHAREDIR)
-	install -m 0755 scripts/install-gitolite-hook scripts/setup-authbind \
-		$(DESTDIR)$(SHAREDIR)/
-	@if [ -e $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini ]; then \
-		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini"; \
-	else \
-		install -m 0644 conf/redeploy.ini \
-			$(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini; \
-	fi
-# The unit and the init script name the installed redeployd.  An init
-# script that is there already is the admin's: never overwritten.
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
-		$(DESTDIR)$(SYSCONFDIR)/init.d
-	sed 's|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g' scripts/redeployd@.service \
-		>$(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
-	@init=$(DESTDIR)$(SYSCONFDIR)/init.d/redeployd; \
-	sub='s|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g'; \
-	if [ ! -e $$init ]; then \
-		echo "installing $$init"; \
-		sed "$$sub" scripts/redeployd.init >$$init && chmod 0755 $$init; \
-	elif ! sed "$$sub" scripts/redeployd.init | cmp -s - $$init; then \
-		echo "keeping existing $$init (not ours, or changed:" \
-			"compare it with scripts/redeployd.init)"; \
-	fi
+# --- install: the files that carry paths are written with this
+# installation's paths into $(O)/inst first. ---
+SUBST = sed -e 's|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g' \
+	-e 's|/usr/bin/redeploy\>|$(BINDIR)/redeploy|g' \
+	-e 's|/etc/redeploy|$(SYSCONFDIR)/redeploy|g' \
+	-e 's|/etc/init\.d/redeployd|$(SYSCONFDIR)/init.d/redeployd|g' \
+	-e 's|/run/redeploy|$(RUNSTATEDIR)/redeploy|g' \
+	-e 's|/usr/share/doc/redeploy|$(DOCDIR)|g' \
+	-e 's|/usr/share/redeploy|$(SHAREDIR)|g' \
+	-e 's|/lib/systemd/system/redeployd|$(SYSTEMDUNITDIR)/redeployd|g' \
+	-e 's|"redeploy [0-9][0-9.]*"|"redeploy $(VERSION)"|'
+INST = $(O)/inst
+INST_FILES = $(INST)/redeploy.1 $(INST)/redeploy.ini.5 $(INST)/redeployd.8 \
+	$(INST)/redeployd@.service $(INST)/redeployd.service \
+	$(INST)/redeployd.init
+PATHS_LINE = $(call sq,$(SUBST))
+$(INST)/paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PATHS_LINE)' | cmp -s - $@ || echo '$(PATHS_LINE)' >$@
+$(INST)/%: doc/% $(INST)/paths
+	$(SUBST) $< >$@
+$(INST)/%: scripts/% $(INST)/paths
+	$(SUBST) $< >$@
 
-uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/redeploy $(DESTDIR)$(SBINDIR)/redeployd \
-		$(DESTDIR)$(MANDIR)/man1/redeploy.1 \
-		$(DESTDIR)$(MANDIR)/man5/redeploy.ini.5 \
-		$(DESTDIR)$(MANDIR)/man8/redeployd.8 \
-		$(DESTDIR)$(SHAREDIR)/install-gitolite-hook \
-		$(DESTDIR)$(SHAREDIR)/setup-authbind
-	-rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null
-	@echo "left $(DESTDIR)$(SYSCONFDIR)/redeploy/redeploy.ini in place"
-	rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/redeployd@.service
-	@init=$(DESTDIR)$(SYSCONFDIR)/init.d/redeployd; \
-	sub='s|/usr/sbin/redeployd|$(SBINDIR)/redeployd|g'; \
-	if sed "$$sub" scripts/redeployd.init | cmp -s - $$init; then \
-		rm -f $$init; \
-	elif [ -e $$init ]; then \
-		echo "left $$init in place (not ours, or changed)"; \
-	fi
+# One line per directory and file: scripts/install-tree (d DIR, f MODE SRC
+# DEST, k for a file the admin may change).  Directories install makes are
+# recorded in the manifest, and uninstall removes them again when empty.
+MANIFEST = $(DESTDIR)$(SHAREDIR)/installed
+D = $(DESTDIR)
+define INSTALL_LIST
+d $(D)$(BINDIR)
+d $(D)$(SBINDIR)
+d $(D)$(MANDIR)
+d $(D)$(MANDIR)/man1
+d $(D)$(MANDIR)/man5
+d $(D)$(MANDIR)/man8
+d $(D)$(SHAREDIR)
+d $(D)$(DOCDIR)
+d $(D)$(DOCDIR)/examples
+d $(D)$(SYSTEMDUNITDIR)
+d $(D)$(SYSCONFDIR)/init.d
+f 0755 $(HOOK_BIN) $(D)$(BINDIR)/redeploy
+f 0755 $(AGENT_BIN) $(D)$(SBINDIR)/redeployd
+f 0644 $(INST)/redeploy.1 $(D)$(MANDIR)/man1/redeploy.1
+f 0644 $(INST)/redeploy.ini.5 $(D)$(MANDIR)/man5/redeploy.ini.5
+f 0644 $(INST)/redeployd.8 $(D)$(MANDIR)/man8/redeployd.8
+f 0755 scripts/install-gitolite-hook $(D)$(SHAREDIR)/install-gitolite-hook
+f 0755 scripts/setup-authbind $(D)$(SHAREDIR)/setup-authbind
+f 0644 conf/redeploy.ini $(D)$(DOCDIR)/examples/redeploy.ini
+f 0644 README.md $(D)$(DOCDIR)/README.md
+f 0644 INSTALL $(D)$(DOCDIR)/INSTALL
+f 0644 NEWS $(D)$(DOCDIR)/NEWS
+f 0644 $(INST)/redeployd@.service $(D)$(SYSTEMDUNITDIR)/redeployd@.service
+f 0644 $(INST)/redeployd.service $(D)$(SYSTEMDUNITDIR)/redeployd.service
+k 0755 $(INST)/redeployd.init $(D)$(SYSCONFDIR)/init.d/redeployd
+endef
+export INSTALL_LIST
+
+install: all $(INST_FILES)
+	@printf '%s\n' "$$INSTALL_LIST" | scripts/install-tree install $(MANIFEST)
+
+uninstall: $(INST_FILES)
+	@printf '%s\n' "$$INSTALL_LIST" | scripts/install-tree uninstall $(MANIFEST)
 
 lint:
-	shellcheck -x scripts/deps scripts/bench scripts/demo tests/run \
+	shellcheck -x scripts/deps scripts/bench scripts/demo scripts/ci-package \
+		scripts/install-tree tests/run \
 		tests/e2e/*.sh .ci/run
 	@for page in doc/*.[1-8]; do \
 		out=$$(LC_ALL=C.UTF-8 groff -ww -man -Tutf8 $$page 2>&1 >/dev/null); \
@@ -170,6 +216,7 @@ lint:
 clean:
 	rm -rf build $(HOOK_BIN) $(AGENT_BIN)
 
-.PHONY: all check deps bench demo install uninstall lint clean units
+FORCE:
+.PHONY: all test check deps bench demo install uninstall lint clean units FORCE
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -320,6 +320,11 @@ http_status(struct http *h, struct MHD_Connection *c)
 	    "release", st.release,
 	    "commit", st.commit,
 	    "error", st.error);
+	if (j != NULL) {
+		json_object_set_new(j, "mode", json_string(st.mode));
+		json_object_set_new(j, "old_pid", json_integer(st.old_pid));
+		json_object_set_new(j, "service_status", json_string(st.text));
+	}
 	return j ? http_send_json(c, MHD_HTTP_OK, j) : MHD_NO;
 }
 
@@ -364,16 +369,23 @@ http_restart_answer(struct http *h, struct req *r)
 		    "pid", (json_int_t)r->res.pid, "release", r->res.release,
 		    "commit", r->res.commit, "ready_ms",
 		    (json_int_t)r->res.ready_ms, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    http_log_json(svc_fresh_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	else
 		j = json_pack("{s:s,s:s,s:s,s:s,s:o}", "status", "failed",
 		    "error", r->res.error, "release", r->res.release,
 		    "commit", r->res.commit, "log",
-		    http_log_json(svc_ring(h->svc), HTTP_LOG_LINES,
+		    http_log_json(svc_fresh_ring(h->svc), HTTP_LOG_LINES,
 		    r->res.mark));
 	if (j == NULL)
 		return MHD_NO;
+	json_object_set_new(j, "mode", json_string(r->res.mode));
+	if (r->res.drain_ms >= 0)
+		json_object_set_new(j, "drain_ms",
+		    json_integer(r->res.drain_ms));
+	if (!r->res.ok)
+		json_object_set_new(j, "untouched",
+		    json_integer(r->res.untouched));
 	return http_send_json(r->conn, r->res.ok ? MHD_HTTP_OK :
 	    MHD_HTTP_SERVICE_UNAVAILABLE, j);
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,7 +35,7 @@
 
 
 static const char usage_text[] =
-"usage: redeployd [-c CONFIG] [-f] [-n] [-v]\n"
+"usage: redeployd [-c CONFIG] [-f] [-n] [-v] [-p KEY]\n"
 "\n"
 "Runs the [service] command of CONFIG in <path>/current as the service\n"
 "user and restarts it on POST /restart to the [agent] listen address.\n"
@@ -44,6 +45,8 @@ static const char usage_text[] =
 "                      (the default when not started as root)\n"
 "  -n, --check         check the config, print \"configuration OK\", exit\n"
 "  -v, --verbose       debug lines\n"
+"  -p, --print KEY     print one value of the config as loaded, exit\n"
+"                      (agent, agent.listen, agent.token_file, ...)\n"
 "  -h, --help / -V, --version\n"
 "\n"
 "Signals: TERM, INT stop the service and exit 0; HUP re-reads the config\n"
@@ -54,6 +57,7 @@ struct agent {
 	struct svc	*svc;
 	struct http	*http;
 	struct config	 cfg[2];	/* the live one and a reload */
+	struct sockets	 socks;		/* [service] listen, held for life */
 	int		 live;
 	const char	*cfgpath;
 	int		 sigfd;
@@ -87,6 +91,20 @@ agent_reload(struct agent *a)
 		    "reason=\"listen, token_file and user need a restart of "
 		    "redeployd; the rest applies at the next restart\"",
 		    a->cfgpath);
+	if (next->has_service && !sockets_same(&a->socks, next))
+		log_event(LOG_WARNING, "reload config=%s result=partial "
+		    "reason=\"[service] listen changed; redeployd keeps the "
+		    "sockets it holds (%s) until it is restarted\"", a->cfgpath,
+		    a->socks.n ? a->socks.listen : "none");
+	if (next->has_service && (next->svc_listen.n > 0) !=
+	    (a->socks.n > 0)) {
+		log_event(LOG_ERR, "reload config=%s result=refused "
+		    "reason=\"[service] listen cannot be added or removed "
+		    "without a restart of redeployd; keeping the running "
+		    "config\"", a->cfgpath);
+		config_free(next);
+		return;
+	}
 	if (!next->has_service) {
 		config_free(next);
 		return;
@@ -197,6 +215,7 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "print", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct agent a = { .sigfd = -1 };
@@ -204,7 +223,7 @@ main(int argc, char **argv)
 	struct config *cfg = &a.cfg[0];
 	char err[ERRLEN], token[TOKEN_HEXLEN + 1], home[256], pidpath[PATH_MAX];
 	char tokpath[PATH_MAX];
-	const char *env = getenv("REDEPLOY_CONFIG");
+	const char *env = getenv("REDEPLOY_CONFIG"), *printkey = NULL;
 	int ch, fg = 0, check = 0, verbose = 0, root = geteuid() == 0;
 	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM;
 	gid_t tgid = (gid_t)-1;
@@ -220,7 +239,7 @@ main(int argc, char **argv)
 	 * not follow us across the privilege drop into the service. */
 	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:fnvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fnvhVp:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a.cfgpath = optarg;
@@ -233,6 +252,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'p':
+			printkey = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -268,6 +290,10 @@ main(int argc, char **argv)
 	if (config_load(cfg, a.cfgpath, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
+	}
+	if (printkey) {
+		rc = agent_print(cfg, printkey);
+		goto out;
 	}
 	if (!cfg->has_service) {
 		log_warnx("'%s' has no [agent] and [service]: nothing to "
@@ -330,6 +356,13 @@ main(int argc, char **argv)
 		log_warnx("%s", err[0] ? err : "cannot stop the old service");
 		break;
 	}
+	/* The service's public sockets, bound while we are root. */
+	if (cfg->svc_listen.n > 0 && sockets_open(&a.socks, cfg, root ?
+	    pd.uid : (uid_t)-1, root ? pd.gid : (gid_t)-1, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto out;
+	}
 	if ((lfd = http_listen(cfg, &port, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		goto out;
@@ -346,6 +379,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Orphans of the service come to us, not to init, so that a stop
+	 * can find and end every process the service started. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+		log_warn("PR_SET_CHILD_SUBREAPER");
+		goto out;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -366,6 +405,7 @@ main(int argc, char **argv)
 		log_warn("starting the event loop");
 		goto out;
 	}
+	svc_set_sockets(a.svc, &a.socks);
 	if ((a.http = http_new(a.loop, lfd, token, a.svc, cfg, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
@@ -373,9 +413,10 @@ main(int argc, char **argv)
 	}
 	lfd = -1;	/* libmicrohttpd owns it now */
 	explicit_bzero(token, sizeof(token));
-	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s config=%s",
-	    (long)getpid(), cfg->listen_host, port, root ? pd.name :
-	    "(caller)", cfg->file);
+	log_event(LOG_NOTICE, "started pid=%ld listen=%s:%d user=%s mode=%s "
+	    "sockets=%zu config=%s", (long)getpid(), cfg->listen_host, port,
+	    root ? pd.name : "(caller)", svc_mode_name(cfg), a.socks.n,
+	    cfg->file);
 	svc_boot(a.svc);
 	if (loop_run(a.loop) == -1) {
 		log_warn("event loop");
@@ -403,6 +444,7 @@ out:
 		close(lfd);
 	if (pidfd != -1)
 		close(pidfd);
+	sockets_close(&a.socks);
 	config_free(&a.cfg[0]);
 	config_free(&a.cfg[1]);
 	return rc;

@@ -3,11 +3,14 @@
 /*
  * pidfile.c - the service's process group, found again after a kill -9.
  *
- * While the service runs, the file holds "PGID STARTTIME\n": the group the
- * service leads and the leader's start time (field 22 of /proc/PGID/stat,
- * clock ticks since boot).  If the agent dies without stopping it, the
- * next agent stops that group before it starts the service again, so the
- * port is free.  The start time tells the same process from a recycled pid.
+ * While the service runs, the file holds "PGID STARTTIME\n" (two such
+ * lines while restart = overlap runs an old and a new one): the group the
+ * service leads, which is also its session, and the leader's start time
+ * (field 22 of /proc/PGID/stat, clock ticks since boot).  If the agent
+ * dies without stopping it, the next agent stops that group and the rest
+ * of that session (children that called setpgid) before it starts the
+ * service again, so the port is free.  A child that called setsid left
+ * the session: only a cgroup (systemd's unit) finds it after a kill -9.  The start time tells the same process from a recycled pid.
  *
  * Rules: the agent opens the file as root before it drops privileges and
  * keeps the fd; the file is refused when it is a symlink, not regular or
@@ -33,7 +36,7 @@
 
 #include "redeployd.h"
 
-#define PIDFILE_MAX		64	/* "PGID STARTTIME\n" is far less */
+#define PIDFILE_MAX		128	/* two "PGID STARTTIME\n" lines */
 #define PIDFILE_POLL_NS		10000000L	/* 10 ms */
 #define PIDFILE_KILL_WAIT	2.0	/* seconds after SIGKILL */
 #define PIDFILE_TIMEOUT_MAX	86400.0
@@ -41,6 +44,7 @@
 struct proc_stat {
 	char			state;
 	pid_t			pgrp;
+	pid_t			session;
 	unsigned long long	threads;
 	unsigned long long	start;
 };
@@ -115,6 +119,10 @@ proc_stat_read(pid_t pid, struct proc_stat *ps)
 			if (proc_number(p, &v) == -1 || v > INT_MAX)
 				goto bad;
 			ps->pgrp = (pid_t)v;
+		} else if (field == 6) {
+			if (proc_number(p, &v) == -1 || v > INT_MAX)
+				goto bad;
+			ps->session = (pid_t)v;
 		} else if (field == 20 && proc_number(p, &ps->threads) == -1)
 			goto bad;
 		if ((p = strchr(p, ' ')) == NULL)
@@ -162,11 +170,14 @@ proc_uid(pid_t pid, uid_t *uid)
 
 /*
  * Count the live members of group pgid (zombies are not).  With
- * check_uid, *foreign is set to a member whose real uid is not uid.
+ * check_uid, *foreign is set to a member whose real uid is not uid.  The
+ * service's leader leads its session as well as its group, so processes
+ * of that session count too (a child that called setpgid); with sig, each
+ * member is sent sig.
  */
 static int
-pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
-    uid_t *foreign_uid)
+pidfile_members_sig(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
+    uid_t *foreign_uid, int sig)
 {
 	struct proc_stat ps;
 	struct dirent *de;
@@ -186,7 +197,8 @@ pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
 		if (*end != '\0' || v <= 0 || v > INT_MAX)
 			continue;
 		/* Gone since readdir, or unreadable: not a member. */
-		if (proc_stat_read((pid_t)v, &ps) == -1 || ps.pgrp != pgid)
+		if (proc_stat_read((pid_t)v, &ps) == -1 ||
+		    (ps.pgrp != pgid && ps.session != pgid))
 			continue;
 		/* A zombie leader whose other threads run is alive. */
 		if ((ps.state == 'Z' || ps.state == 'X') && ps.threads <= 1)
@@ -204,6 +216,8 @@ pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
 			*foreign = (pid_t)v;
 			*foreign_uid = u;
 		}
+		if (sig != 0 && (pid_t)v != getpid())
+			(void)kill((pid_t)v, sig);
 	}
 	saved = errno;
 	closedir(d);
@@ -212,6 +226,27 @@ pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
 		return -1;
 	}
 	return count;
+}
+
+static int
+pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
+    uid_t *foreign_uid)
+{
+	return pidfile_members_sig(pgid, check_uid, uid, foreign, foreign_uid,
+	    0);
+}
+
+/* The group, and the members of the session outside it. */
+static int
+pidfile_signal(pid_t pgid, int sig)
+{
+	pid_t foreign;
+	uid_t fuid;
+	int rc = kill(-pgid, sig), saved = errno;
+
+	(void)pidfile_members_sig(pgid, 0, 0, &foreign, &fuid, sig);
+	errno = saved;
+	return rc;
 }
 
 static double
@@ -229,8 +264,6 @@ pidfile_gone(pid_t pgid)
 	pid_t foreign;
 	uid_t fuid;
 
-	if (kill(-pgid, 0) == -1 && errno == ESRCH)
-		return 1;
 	/* Members left, or only zombies nobody has reaped yet? */
 	return pidfile_members(pgid, 0, 0, &foreign, &fuid) == 0;
 }
@@ -256,20 +289,18 @@ pidfile_wait_gone(pid_t pgid, double seconds)
 static int
 pidfile_stop(pid_t pgid, double timeout, char *msg, size_t n)
 {
-	if (kill(-pgid, SIGTERM) == -1) {
-		if (errno == ESRCH)
-			return 0;
+	if (pidfile_signal(pgid, SIGTERM) == -1 && errno != ESRCH) {
 		snprintf(msg, n, "cannot stop the service group %ld left by "
 		    "an earlier agent: %s", (long)pgid, strerror(errno));
 		return -1;
 	}
-	(void)kill(-pgid, SIGCONT);
+	(void)pidfile_signal(pgid, SIGCONT);
 	if (pidfile_wait_gone(pgid, timeout)) {
 		snprintf(msg, n, "stopped the service group %ld left by an "
 		    "earlier agent", (long)pgid);
 		return 1;
 	}
-	if (kill(-pgid, SIGKILL) == -1 && errno != ESRCH) {
+	if (pidfile_signal(pgid, SIGKILL) == -1 && errno != ESRCH) {
 		snprintf(msg, n, "cannot kill the service group %ld left by "
 		    "an earlier agent: %s", (long)pgid, strerror(errno));
 		return -1;
@@ -303,7 +334,7 @@ pidfile_parse(const char *buf, pid_t *pgid, unsigned long long *start)
 		return -1;
 	errno = 0;
 	*start = strtoull(buf, &end, 10);
-	if (errno != 0 || strcmp(end, "\n") != 0)
+	if (errno != 0 || *end != '\n')
 		return -1;
 	*pgid = (pid_t)v;
 	return 0;
@@ -370,18 +401,32 @@ fail:
 int
 pidfile_write(int fd, pid_t pgid)
 {
-	unsigned long long start;
+	return pidfile_write2(fd, pgid, 0);
+}
+
+/* Two groups: restart = overlap runs the new one beside the old one. */
+int
+pidfile_write2(int fd, pid_t pgid, pid_t other)
+{
+	unsigned long long start, ostart = 0;
 	char line[PIDFILE_MAX];
 	ssize_t n;
 	int len;
 
-	if (pgid <= 1) {
+	if (pgid <= 1 || other == 1 || other < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (proc_starttime(pgid, &start) == -1)
 		return -1;
-	len = snprintf(line, sizeof(line), "%ld %llu\n", (long)pgid, start);
+	if (other > 0 && proc_starttime(other, &ostart) == -1)
+		other = 0;
+	if (other > 0)
+		len = snprintf(line, sizeof(line), "%ld %llu\n%ld %llu\n",
+		    (long)pgid, start, (long)other, ostart);
+	else
+		len = snprintf(line, sizeof(line), "%ld %llu\n", (long)pgid,
+		    start);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		errno = EOVERFLOW;
 		return -1;
@@ -403,16 +448,74 @@ pidfile_clear(int fd)
 	return ftruncate(fd, 0);
 }
 
+/* One recorded group: 1 stopped, 0 gone already, -1 refused or failed. */
+static int
+pidfile_reap_one(pid_t pgid, unsigned long long start, uid_t owner,
+    double timeout, char *msg, size_t n)
+{
+	unsigned long long now;
+	pid_t foreign;
+	uid_t fuid = 0;
+	int live, rc;
+
+	if (pgid == getpgrp() || pgid == getsid(0)) {
+		snprintf(msg, n, "the service pid file names the agent's own "
+		    "process group %ld (remove the file)", (long)pgid);
+		return -1;
+	}
+	if (proc_starttime(pgid, &now) == 0) {
+		if (now != start) {
+			snprintf(msg, n, "the service group %ld of an earlier "
+			    "agent is gone (its pid is in use again)",
+			    (long)pgid);
+			return 0;
+		}
+	} else if (errno != ENOENT && errno != ESRCH) {
+		snprintf(msg, n, "cannot read /proc/%ld/stat: %s", (long)pgid,
+		    strerror(errno));
+		return -1;
+	}
+	/*
+	 * The leader is the one we recorded, or it is gone and members of
+	 * its group may live on.  A group id is not reused while the group
+	 * has members, so those are the service's own; the start time of
+	 * a leaderless group cannot be checked, the owner still is.
+	 */
+	live = pidfile_members(pgid, 1, owner, &foreign, &fuid);
+	if (live == -1) {
+		snprintf(msg, n, "cannot list processes in /proc: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (live == 0) {
+		snprintf(msg, n, "the service group %ld of an earlier agent "
+		    "is gone", (long)pgid);
+		return 0;
+	}
+	if (foreign != 0) {
+		snprintf(msg, n, "not stopping process group %ld named in the "
+		    "service pid file: its process %ld runs as uid %ld, not as "
+		    "the file's owner uid %ld", (long)pgid, (long)foreign,
+		    (long)fuid, (long)owner);
+		return -1;
+	}
+	if ((rc = pidfile_stop(pgid, timeout, msg, n)) == -1)
+		return -1;
+	if (rc == 0)
+		snprintf(msg, n, "the service group %ld of an earlier agent "
+		    "is gone", (long)pgid);
+	return rc;
+}
+
 int
 pidfile_reap_stale(int fd, double timeout, char *msg, size_t n)
 {
-	char buf[PIDFILE_MAX + 1];
-	unsigned long long start, now;
+	char buf[PIDFILE_MAX + 1], *line, *nl;
+	unsigned long long start;
 	struct stat st;
 	ssize_t len;
-	pid_t pgid, foreign;
-	uid_t fuid = 0;
-	int live, rc;
+	pid_t pgid;
+	int rc = 0, one;
 
 	if (n > 0)
 		msg[0] = '\0';
@@ -436,62 +539,21 @@ pidfile_reap_stale(int fd, double timeout, char *msg, size_t n)
 	if (len == 0)
 		return 0;
 	buf[len] = '\0';
-	if (pidfile_parse(buf, &pgid, &start) == -1) {
-		snprintf(msg, n, "the service pid file does not hold "
-		    "'PGID STARTTIME' (stop what an earlier agent left "
-		    "running, then remove the file)");
-		return -1;
-	}
-	if (pgid == getpgrp()) {
-		snprintf(msg, n, "the service pid file names the agent's own "
-		    "process group %ld (remove the file)", (long)pgid);
-		return -1;
-	}
-
-	if (proc_starttime(pgid, &now) == 0) {
-		if (now != start) {
-			snprintf(msg, n, "the service group %ld of an earlier "
-			    "agent is gone (its pid is in use again)",
-			    (long)pgid);
-			rc = 0;
-			goto clear;
+	/* One or two lines (overlap), each "PGID STARTTIME". */
+	for (line = buf; *line != '\0'; line = nl + 1) {
+		if (pidfile_parse(line, &pgid, &start) == -1 ||
+		    (nl = strchr(line, '\n')) == NULL) {
+			snprintf(msg, n, "the service pid file does not hold "
+			    "'PGID STARTTIME' (stop what an earlier agent left "
+			    "running, then remove the file)");
+			return -1;
 		}
-	} else if (errno != ENOENT && errno != ESRCH) {
-		snprintf(msg, n, "cannot read /proc/%ld/stat: %s", (long)pgid,
-		    strerror(errno));
-		return -1;
+		if ((one = pidfile_reap_one(pgid, start, st.st_uid, timeout,
+		    msg, n)) == -1)
+			return -1;
+		if (one == 1)
+			rc = 1;
 	}
-	/*
-	 * The leader is the one we recorded, or it is gone and members of
-	 * its group may live on.  A group id is not reused while the group
-	 * has members, so those are the service's own; the start time of
-	 * a leaderless group cannot be checked, the owner still is.
-	 */
-	live = pidfile_members(pgid, 1, st.st_uid, &foreign, &fuid);
-	if (live == -1) {
-		snprintf(msg, n, "cannot list processes in /proc: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (live == 0) {
-		snprintf(msg, n, "the service group %ld of an earlier agent "
-		    "is gone", (long)pgid);
-		rc = 0;
-		goto clear;
-	}
-	if (foreign != 0) {
-		snprintf(msg, n, "not stopping process group %ld named in the "
-		    "service pid file: its process %ld runs as uid %ld, not as "
-		    "the file's owner uid %ld", (long)pgid, (long)foreign,
-		    (long)fuid, (long)st.st_uid);
-		return -1;
-	}
-	if ((rc = pidfile_stop(pgid, timeout, msg, n)) == -1)
-		return -1;
-	if (rc == 0)
-		snprintf(msg, n, "the service group %ld of an earlier agent "
-		    "is gone", (long)pgid);
-clear:
 	if (pidfile_clear(fd) == -1) {
 		snprintf(msg, n, "cannot clear the service pid file: %s",
 		    strerror(errno));

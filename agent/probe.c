@@ -7,6 +7,16 @@
  * Non-blocking, driven by the loop: an attempt every few milliseconds at
  * first (restart latency is our overhead), then less often.  The caller
  * owns the deadline (ready_timeout); a probe only ever reports success.
+ *
+ * An answer counts only when it comes from the start being probed (tree.c):
+ * an old process, or one a setsid left behind, may hold the port.  For
+ * tcp: the listening socket's inode must be among the new processes' fds.
+ * For http the socket may be one the agent holds and both the old and
+ * the new process accept on (restart = overlap), so the probe writes its
+ * request but the blank line that ends it, looks up who accepted the
+ * connection (the inode of the server's end, from /proc/net/tcp), and
+ * finishes the request only when that is a new process; otherwise it
+ * hangs up and tries again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +48,11 @@ struct probe {
 	struct loop_timer timer;
 	double		 started;
 	int		 fd;
-	int		 sent;		/* http: request written */
+	int		 sent;		/* http: 1 all but the end, 2 all */
+	struct tree	*tree;		/* the start whose answer counts */
+	int		 steered;	/* connect from 127.0.0.2 (sockets.c) */
+	int		 lport;		/* http: our end's port */
+	double		 asked;		/* http: when the request went out */
 	int		 status;	/* http: 0 unread, 1 not 2xx, 2 2xx */
 	size_t		 drained;	/* bytes of the body read */
 	char		 buf[64];
@@ -46,6 +60,8 @@ struct probe {
 };
 
 static void probe_attempt(void *arg);
+static void probe_whose(void *arg);
+static int probe_local_port(struct probe *p);
 
 static void
 probe_close(struct probe *p)
@@ -92,19 +108,33 @@ probe_io(void *arg, uint32_t events)
 			return;
 		}
 		if (p->kind == READY_TCP) {
-			probe_ok(p);
+			if (p->tree != NULL)
+				(void)tree_scan(p->tree);
+			if (p->tree == NULL ||
+			    tree_holds_listener(p->tree, p->port))
+				probe_ok(p);
+			else
+				probe_again(p);
 			return;
 		}
 		len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: "
-		    "%s:%d\r\nUser-Agent: redeployd\r\n\r\n", p->path,
+		    "%s:%d\r\nUser-Agent: redeployd\r\n", p->path,
 		    p->host, p->port);
 		if (len < 0 || (size_t)len >= sizeof(req) ||
-		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+		    send(p->fd, req, (size_t)len, MSG_NOSIGNAL) != len ||
+		    probe_local_port(p) == -1) {
 			probe_again(p);
 			return;
 		}
 		p->sent = 1;
+		p->asked = loop_now();
 		loop_mod(p->loop, p->fd, EPOLLIN, probe_io, p);
+		loop_timer_set(p->loop, &p->timer, 0.001, probe_whose, p);
+		return;
+	}
+	if (p->sent == 1) {
+		/* the server spoke or hung up before the request ended */
+		probe_again(p);
 		return;
 	}
 	n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, 0);
@@ -136,6 +166,46 @@ probe_io(void *arg, uint32_t events)
 		probe_ok(p);
 }
 
+static int
+probe_local_port(struct probe *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	p->lport = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* http: who accepted our connection?  The new start: finish the request. */
+static void
+probe_whose(void *arg)
+{
+	struct probe *p = arg;
+	unsigned long ino;
+
+	ino = tree_tcp_inode(p->port, p->lport);
+	if (ino != 0 && p->tree != NULL)
+		(void)tree_scan(p->tree);
+	if (ino != 0 && (p->tree == NULL || tree_holds_inode(p->tree, ino))) {
+		if (send(p->fd, "\r\n", 2, MSG_NOSIGNAL) != 2) {
+			probe_again(p);
+			return;
+		}
+		p->sent = 2;
+		return;
+	}
+	if (ino != 0 || loop_now() - p->asked > 1.0) {
+		/* an old process has it, or nobody takes it: again */
+		probe_again(p);
+		return;
+	}
+	loop_timer_set(p->loop, &p->timer, 0.002, probe_whose, p);
+}
+
 static void
 probe_attempt(void *arg)
 {
@@ -146,6 +216,15 @@ probe_attempt(void *arg)
 	if (p->fd == -1) {
 		probe_again(p);
 		return;
+	}
+	if (p->steered && p->addr.ss_family == AF_INET) {
+		struct sockaddr_in from = { .sin_family = AF_INET };
+
+		from.sin_addr.s_addr = htonl(0x7f000002);
+		if (bind(p->fd, (struct sockaddr *)&from, sizeof(from)) == -1) {
+			probe_again(p);
+			return;
+		}
 	}
 	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
@@ -185,7 +264,8 @@ probe_addr(struct probe *p, char *err, size_t n)
 /* READY_NONE is ready at once: the caller does not probe then. */
 int
 probe_start(struct probe **out, struct loop *l, const struct config *cfg,
-    probe_cb done, void *arg, char *err, size_t n)
+    struct tree *t, int steered, probe_cb done, void *arg, char *err,
+    size_t n)
 {
 	struct probe *p;
 
@@ -204,6 +284,8 @@ probe_start(struct probe **out, struct loop *l, const struct config *cfg,
 	p->done = done;
 	p->arg = arg;
 	p->fd = -1;
+	p->tree = t;
+	p->steered = steered;
 	p->started = loop_now();
 	if (probe_addr(p, err, n) == -1) {
 		free(p);

@@ -85,16 +85,70 @@ int	privdrop_apply(const struct privdrop *pd, char *err, size_t n);
 int	pidfile_open(const char *path, uid_t uid, gid_t gid, char *err,
 	    size_t n);
 int	pidfile_write(int fd, pid_t pgid);
+int	pidfile_write2(int fd, pid_t pgid, pid_t other);
 int	pidfile_clear(int fd);
 int	pidfile_reap_stale(int fd, double timeout, char *msg, size_t n);
 int	proc_starttime(pid_t pid, unsigned long long *out);
+
+/* tree.c - the processes of one start, and the sockets they hold */
+#define TREE_MAX	256
+struct tree {
+	pid_t		 leader;	/* the forked pid, leads its session */
+	unsigned long long leader_start;
+	size_t		 n;
+	pid_t		 pid[TREE_MAX];
+	unsigned long long start[TREE_MAX];
+};
+int	tree_scan(struct tree *t);
+int	tree_member(const struct tree *t, pid_t pid);
+int	tree_adopt_orphans(struct tree *t, const pid_t *leaders,
+	    size_t nleaders, unsigned long long before);
+void	tree_kill(const struct tree *t, int sig);
+int	tree_holds_inode(const struct tree *t, unsigned long inode);
+unsigned long tree_tcp_inode(int lport, int rport);
+int	tree_holds_listener(const struct tree *t, int port);
+long	tree_listen_queue(int port, unsigned long inode);
+int	tree_serving(const struct tree *t, int port);
+
+/* sockets.c - the service's public sockets, held by the agent */
+#define SOCKETS_MAX	16
+struct sockets {
+	size_t	 n;
+	int	 fd[SOCKETS_MAX];
+	int	 alt[SOCKETS_MAX];	/* IPv4: the pair's other socket */
+	int	 port[SOCKETS_MAX];
+	char	 count[32];		/* "LISTEN_FDS=N" */
+	char	 names[2048];		/* "LISTEN_FDNAMES=a:b" */
+	char	 listen[2048];		/* the words, for a reload */
+};
+int	sockets_open(struct sockets *ss, const struct config *cfg, uid_t uid,
+	    gid_t gid, char *err, size_t n);
+int	sockets_same(const struct sockets *ss, const struct config *cfg);
+void	sockets_close(struct sockets *ss);
+int	sockets_fd(const struct sockets *ss, size_t i, int side);
+int	sockets_steer(const struct sockets *ss, int serve, int probe);
+int	sockets_queued(const struct sockets *ss, int side);
+int	sockets_paired(const struct sockets *ss);
+
+/* notify.c - ready = notify: sd_notify datagrams, sender checked */
+enum notify_kind { NOTIFY_READY, NOTIFY_STOPPING, NOTIFY_STATUS,
+	NOTIFY_MAINPID, NOTIFY_ERRNO };
+struct notify;
+typedef void	(*notify_cb)(void *arg, enum notify_kind k, pid_t pid,
+	    const char *value);
+int	notify_open(struct notify **out, struct loop *l, uid_t uid,
+	    const struct tree *t, long serial, notify_cb cb, void *arg,
+	    char *err, size_t n);
+const char *notify_env(const struct notify *nt);
+void	notify_drain(struct notify *nt);
+void	notify_close(struct notify *nt);
 
 /* probe.c - is the new process ready: tcp connect or http 2xx */
 struct probe;
 typedef void	(*probe_cb)(void *arg, int ok);
 int	probe_start(struct probe **out, struct loop *l,
-	    const struct config *cfg, probe_cb done, void *arg, char *err,
-	    size_t n);
+	    const struct config *cfg, struct tree *t, int steered, probe_cb done,
+	    void *arg, char *err, size_t n);
 void	probe_cancel(struct probe *p);
 
 /* supervise.c - the service: start, readiness, stop, backoff, restarts */
@@ -111,6 +165,9 @@ struct svc_result {
 	pid_t	 pid;
 	long	 ready_ms;
 	size_t	 mark;		/* ring_total() when this process started */
+	long	 drain_ms;	/* overlap: the old one's stop; -1: none */
+	int	 untouched;	/* failed, and the old process serves on */
+	char	 mode[16];	/* classic, stop-first, overlap */
 	char	 release[64];
 	char	 commit[48];
 	char	 error[256];
@@ -121,6 +178,9 @@ struct svc_status {
 	double	 uptime;
 	long	 restarts;
 	int	 has_exit, exit_code, exit_signal;
+	pid_t	 old_pid;	/* overlap: the old process, still there */
+	char	 mode[16];
+	char	 text[128];	/* the service's STATUS= */
 	char	 release[64];
 	char	 commit[48];
 	char	 error[256];
@@ -131,12 +191,15 @@ struct svc *svc_new(struct loop *l, const struct config *cfg,
 	    const char *home, int pidfd);
 void	svc_free(struct svc *s);
 void	svc_set_config(struct svc *s, const struct config *cfg);
+void	svc_set_sockets(struct svc *s, const struct sockets *ss);
+const char *svc_mode_name(const struct config *cfg);
 void	svc_boot(struct svc *s);
 int	svc_restart(struct svc *s, svc_done_cb cb, void *arg);
 void	svc_shutdown(struct svc *s, void (*done)(void *), void *arg);
 void	svc_reap(struct svc *s);
 void	svc_status(const struct svc *s, struct svc_status *st);
 const struct ring *svc_ring(const struct svc *s);
+const struct ring *svc_fresh_ring(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 
 /* http.c - the loopback endpoint */
@@ -145,5 +208,8 @@ struct http *http_new(struct loop *l, int listen_fd, const char *token,
 	    struct svc *svc, const struct config *cfg, char *err, size_t n);
 void	http_free(struct http *h);
 int	http_listen(const struct config *cfg, int *port, char *err, size_t n);
+
+/* print.c: redeployd --print KEY */
+int	agent_print(const struct config *cfg, const char *key);
 
 #endif

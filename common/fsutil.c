@@ -74,43 +74,167 @@ fs_mkdir_beneath(int dirfd, const char *rel, mode_t mode, uid_t uid, gid_t gid)
 	return fs_walk(dirfd, rel, 1, mode, uid, gid);
 }
 
-/* Empty the directory open at fd; closes fd. */
-static int
-fs_empty_dir(int fd)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0, saved = 0;
+/*
+ * Removing a tree holds a bounded number of descriptors, however deep the
+ * tree: the first FS_RM_HOLD levels keep their directory streams open (a
+ * wide tree costs one pass per directory), deeper ones are closed on the
+ * way down and reopened through ".." on the way up, checked by device and
+ * inode to be the directory left.  A 2,100-level tree left by a refused
+ * push goes away under any descriptor limit.
+ */
+#define FS_RM_HOLD	16
 
-	/* A release may be read-only (dir_mode 0555): make it ours to empty. */
-	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
-	    (st.st_mode & 0700) != 0700)
-		(void)fchmod(fd, (st.st_mode & 07777) | 0700);
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
+struct fs_rm_frame {
+	char	*name;		/* in the parent */
+	dev_t	 dev;
+	ino_t	 ino;
+	DIR	*d;		/* NULL when closed (below FS_RM_HOLD) */
+};
+
+/* A release may be read-only (dir_mode 0555): make it ours to empty. */
+static void
+fs_rm_writable(int fd, const struct stat *st)
+{
+	if (st->st_uid == geteuid() && (st->st_mode & 0700) != 0700)
+		(void)fchmod(fd, (st->st_mode & 07777) | 0700);
+}
+
+static int
+fs_rm_push(struct fs_rm_frame **v, size_t *n, size_t *cap, const char *name,
+    int fd)
+{
+	struct fs_rm_frame *nv;
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
 		return -1;
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+
+		if ((nv = realloc(*v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		*v = nv;
+		*cap = ncap;
 	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
-			if (unlinkat(dirfd(d), de->d_name, 0) == 0 ||
-			    errno == ENOENT)
+	if (((*v)[*n].name = strdup(name)) == NULL)
+		return -1;
+	(*v)[*n].dev = st.st_dev;
+	(*v)[*n].ino = st.st_ino;
+	(*v)[*n].d = NULL;
+	fs_rm_writable(fd, &st);
+	(*n)++;
+	return 0;
+}
+
+/* Remove the directory open at fd, named name in top; closes fd. */
+static int
+fs_rm_dir(int top, const char *name, int fd)
+{
+	struct fs_rm_frame *v = NULL, *f, *p;
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0, cap = 0, i;
+	int rc = -1, saved, pfd = -1, child;
+
+	if (fs_rm_push(&v, &n, &cap, name, fd) == -1)
+		goto out;
+	while (n > 0) {
+		f = &v[n - 1];
+		if (f->d == NULL) {
+			if ((f->d = fdopendir(fd)) == NULL)
+				goto out;
+			fd = -1;	/* the stream owns it */
+		}
+		child = -1;
+		while ((errno = 0, de = readdir(f->d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
 				continue;
+			if (de->d_type != DT_DIR &&
+			    unlinkat(dirfd(f->d), de->d_name, 0) == 0)
+				continue;
+			if (errno == ENOENT)
+				continue;
+			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN &&
+			    errno != EISDIR && errno != EPERM)
+				goto out;
+			if ((child = openat(dirfd(f->d), de->d_name,
+			    DIR_FLAGS)) == -1) {
+				if (errno == ENOENT)
+					continue;
+				if (errno == ENOTDIR || errno == ELOOP) {
+					/* DT_UNKNOWN and not a directory */
+					if (unlinkat(dirfd(f->d), de->d_name,
+					    0) == 0 || errno == ENOENT)
+						continue;
+				}
+				goto out;
+			}
+			break;
 		}
-		if (fs_remove_tree(dirfd(d), de->d_name) == -1 && rc == 0) {
-			saved = errno;
-			rc = -1;
+		if (child != -1) {
+			if (fs_rm_push(&v, &n, &cap, de->d_name, child) == -1) {
+				saved = errno;
+				close(child);
+				errno = saved;
+				goto out;
+			}
+			f = &v[n - 2];
+			if (n - 2 >= FS_RM_HOLD) {
+				closedir(f->d);
+				f->d = NULL;
+			}
+			fd = child;
+			continue;
 		}
+		if (errno != 0)
+			goto out;
+		/* f is empty: remove it from its parent */
+		if (n == 1) {
+			closedir(f->d);
+			f->d = NULL;
+			if (unlinkat(top, f->name, AT_REMOVEDIR) == -1 &&
+			    errno != ENOENT)
+				goto out;
+			free(f->name);
+			n = 0;
+			break;
+		}
+		p = &v[n - 2];
+		if (p->d == NULL) {
+			if ((pfd = openat(dirfd(f->d), "..", DIR_FLAGS)) == -1)
+				goto out;
+			if (fstat(pfd, &st) == -1)
+				goto out;
+			if (st.st_dev != p->dev || st.st_ino != p->ino) {
+				errno = ESTALE;	/* moved meanwhile */
+				goto out;
+			}
+		}
+		closedir(f->d);
+		f->d = NULL;
+		if (unlinkat(p->d != NULL ? dirfd(p->d) : pfd, f->name,
+		    AT_REMOVEDIR) == -1 && errno != ENOENT)
+			goto out;
+		free(f->name);
+		n--;
+		fd = pfd;	/* -1 when the parent's stream is open */
+		pfd = -1;
 	}
-	if (errno != 0 && rc == 0) {
-		saved = errno;
-		rc = -1;
+	rc = 0;
+out:
+	saved = errno;
+	for (i = 0; i < n; i++) {
+		if (v[i].d != NULL)
+			closedir(v[i].d);
+		free(v[i].name);
 	}
-	closedir(d);
-	if (rc == -1)
-		errno = saved;
+	free(v);
+	if (fd != -1)
+		close(fd);
+	if (pfd != -1)
+		close(pfd);
+	errno = saved;
 	return rc;
 }
 
@@ -127,11 +251,7 @@ fs_remove_tree(int dirfd, const char *name)
 		return -1;
 	if ((fd = openat(dirfd, name, DIR_FLAGS)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (fs_empty_dir(fd) == -1)
-		return -1;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		return -1;
-	return 0;
+	return fs_rm_dir(dirfd, name, fd);
 }
 
 int
@@ -213,7 +333,8 @@ fs_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		errno = saved;
 		return -1;
 	}
-	return 0;
+	/* the new name is on disk too, not only the data */
+	return fsync(dirfd);
 }
 
 int

@@ -27,7 +27,8 @@ int	fs_mkdir_beneath(int dirfd, const char *rel, mode_t mode, uid_t uid,
  * directory tree, without following any link inside it. */
 int	fs_remove_tree(int dirfd, const char *name);
 
-/* Write data to dirfd/name atomically: unique temp name, fsync, rename. */
+/* Write data to dirfd/name atomically: unique temp name, fsync, rename,
+ * fsync of dirfd. */
 int	fs_write_atomic(int dirfd, const char *name, const void *data,
 	    size_t len, mode_t mode, uid_t uid, gid_t gid);
 

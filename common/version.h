@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The redeploy authors */
-/* version.h - one version for both programs. */
+/* version.h - one version for both programs, from the VERSION file. */
 #ifndef REDEPLOY_VERSION_H
 #define REDEPLOY_VERSION_H
-#define REDEPLOY_VERSION	"0.1.0"
+#ifndef REDEPLOY_VERSION
+#error "REDEPLOY_VERSION comes from the Makefile (the VERSION file)"
+#endif
 #endif

@@ -36,7 +36,7 @@
 #include "value.h"
 
 #define SECONDS_MAX	3600.0	/* every duration key */
-#define KEYS_MAX	16	/* keys in the largest section */
+#define KEYS_MAX	24	/* keys in the largest section */
 
 enum { SEC_DEPLOY, SEC_AGENT, SEC_SERVICE, SEC_COUNT };
 
@@ -70,7 +70,7 @@ struct loader {
 static setter	set_string, set_abspath, set_name, set_owner, set_branch,
 		set_int, set_mode, set_symlinks, set_tag, set_shared,
 		set_listen, set_bool, set_signal, set_seconds, set_ready,
-		set_environment, set_size;
+		set_environment, set_size, set_svc_listen, set_restart;
 
 #define F(field)	offsetof(struct config, field)
 
@@ -114,6 +114,9 @@ static const struct keydef service_keys[] = {
 	{ "ready_timeout", set_seconds,	F(ready_timeout), 0 },
 	{ "log_tag",	set_tag,	F(log_tag),	0 },
 	{ "environment", set_environment, F(environment), 0 },
+	{ "listen",	set_svc_listen,	F(svc_listen),	0 },
+	{ "listen_mode", set_mode,	F(listen_mode),	0777 },
+	{ "restart",	set_restart,	F(restart),	0 },
 };
 
 #undef F
@@ -432,6 +435,27 @@ set_environment(struct loader *ld, const struct keydef *kd, void *field,
 	return 0;
 }
 
+static int
+set_svc_listen(struct loader *ld, const struct keydef *kd, void *field,
+    const char *v)
+{
+	char	 msg[CONFIG_ERRLEN];
+
+	if (value_service_listen(v, field, msg, sizeof(msg)) == -1)
+		return loader_error(ld, ld->lineno, "%s", msg);
+	return 0;
+}
+
+static int
+set_restart(struct loader *ld, const struct keydef *kd, void *field,
+    const char *v)
+{
+	if (value_restart(v, field) == -1)
+		return loader_error(ld, ld->lineno,
+		    "restart '%s' must be overlap or stop-first", v);
+	return 0;
+}
+
 /* inih's rule: ';' starts an inline comment only after whitespace. */
 static const char *
 find_chars_or_comment(const char *s, const char *chars)
@@ -603,7 +627,7 @@ config_defaults(struct config *cfg)
 		{ offsetof(struct config, syslog_tag), "redeploy" },
 		{ offsetof(struct config, listen), "127.0.0.1:8421" },
 		{ offsetof(struct config, listen_host), "127.0.0.1" },
-		{ offsetof(struct config, token_file), "/run/redeploy/token" },
+		{ offsetof(struct config, token_file), CONFIG_DEFAULT_TOKEN },
 		{ offsetof(struct config, log_tag), "www" },
 	};
 	size_t	 i;
@@ -627,6 +651,7 @@ config_defaults(struct config *cfg)
 	cfg->stable_after = 10;
 	cfg->ready = READY_NONE;
 	cfg->ready_timeout = 30;
+	cfg->listen_mode = 0660;
 	for (i = 0; i < NELEM(strings); i++) {
 		field = (char **)((char *)cfg + strings[i].off);
 		if ((*field = strdup(strings[i].value)) == NULL)
@@ -634,7 +659,8 @@ config_defaults(struct config *cfg)
 	}
 	/* Lists are never NULL, so callers can walk them unconditionally. */
 	if ((cfg->shared.v = calloc(1, sizeof(char *))) == NULL ||
-	    (cfg->environment.v = calloc(1, sizeof(char *))) == NULL)
+	    (cfg->environment.v = calloc(1, sizeof(char *))) == NULL ||
+	    (cfg->svc_listen.v = calloc(1, sizeof(char *))) == NULL)
 		return -1;
 	return 0;
 }
@@ -648,6 +674,76 @@ seen_line(const struct loader *ld, int sec, const char *name)
 	for (i = 0; i < sections[sec].nkeys; i++)
 		if (strcmp(sections[sec].keys[i].name, name) == 0)
 			return ld->seen[sec][i];
+	return 0;
+}
+
+/* Is HOST:PORT of ready one of the sockets the agent itself holds? */
+static int
+held_address(const struct config *cfg)
+{
+	char	 want[80];
+	size_t	 i;
+	const char *w, *colon;
+	long	 port;
+
+	for (i = 0; i < cfg->svc_listen.n; i++) {
+		w = cfg->svc_listen.v[i];
+		if (strncmp(w, "unix:", 5) == 0 ||
+		    (colon = strrchr(w, ':')) == NULL ||
+		    value_long(colon + 1, 1, 65535, &port) == -1)
+			continue;
+		if (port != cfg->ready_port)
+			continue;
+		snprintf(want, sizeof(want), "%.*s", (int)(colon - w), w);
+		if (strcmp(want, "0.0.0.0") == 0 || strcmp(want, "[::]") == 0)
+			return 1;
+		if (strcmp(cfg->ready_host, "localhost") == 0 &&
+		    (strcmp(want, "127.0.0.1") == 0 ||
+		    strcmp(want, "[::1]") == 0))
+			return 1;
+		if (strcmp(want, cfg->ready_host) == 0 || (want[0] == '[' &&
+		    strlen(want) == strlen(cfg->ready_host) + 2 &&
+		    strncmp(want + 1, cfg->ready_host, strlen(want) - 2) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * listen, restart and ready go together: the kernel answers a connect to
+ * a socket the agent holds, so tcp: there proves nothing; overlap needs
+ * the shared sockets and a readiness only the new process can give.
+ */
+static int
+config_check_held(struct loader *ld)
+{
+	struct config	*cfg = ld->cfg;
+	int		 rline = seen_line(ld, SEC_SERVICE, "restart");
+	int		 yline = seen_line(ld, SEC_SERVICE, "ready");
+
+	if (!cfg->has_service)
+		return 0;
+	if (cfg->svc_listen.n == 0) {
+		if (rline != 0 && cfg->restart == RESTART_OVERLAP)
+			return loader_error(ld, rline, "restart = overlap "
+			    "needs [service] listen (both processes share the "
+			    "sockets redeployd holds)");
+		cfg->restart = RESTART_STOP_FIRST;
+		return 0;
+	}
+	if (rline == 0)
+		cfg->restart = RESTART_OVERLAP;
+	if (cfg->ready == READY_TCP && held_address(cfg))
+		return loader_error(ld, yline, "ready 'tcp:%s:%d' is a socket "
+		    "redeployd holds itself, so the kernel answers it whether "
+		    "the service runs or not (use ready = http://... or "
+		    "notify)", cfg->ready_host, cfg->ready_port);
+	if (cfg->restart == RESTART_OVERLAP && cfg->ready != READY_NOTIFY &&
+	    cfg->ready != READY_HTTP)
+		return loader_error(ld, rline ? rline : yline, "restart = "
+		    "overlap needs ready = notify or http://... (the new "
+		    "process must prove it serves before the old one stops; "
+		    "or set restart = stop-first)");
 	return 0;
 }
 
@@ -665,6 +761,8 @@ config_check(struct loader *ld)
 		    "(a config with neither deploys files only)");
 	if (cfg->has_service && cfg->command == NULL)
 		return loader_error(ld, 0, "[service] command is required");
+	if (config_check_held(ld) == -1)
+		return -1;
 	if (cfg->restart_max_delay < cfg->restart_delay) {
 		line = seen_line(ld, SEC_SERVICE, "restart_max_delay");
 		if (line == 0)
@@ -760,6 +858,7 @@ config_free(struct config *cfg)
 	free(cfg->ready_path);
 	free(cfg->log_tag);
 	value_list_free(&cfg->environment);
+	value_list_free(&cfg->svc_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -15,7 +15,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CONFIG_DEFAULT_PATH	"/etc/redeploy/redeploy.ini"
+/* SYSCONFDIR and RUNSTATEDIR come from the Makefile (make SYSCONFDIR=...). */
+#ifndef REDEPLOY_SYSCONFDIR
+#define REDEPLOY_SYSCONFDIR	"/etc"
+#endif
+#ifndef REDEPLOY_RUNSTATEDIR
+#define REDEPLOY_RUNSTATEDIR	"/run"
+#endif
+#define CONFIG_DEFAULT_PATH	REDEPLOY_SYSCONFDIR "/redeploy/redeploy.ini"
+#define CONFIG_DEFAULT_TOKEN	REDEPLOY_RUNSTATEDIR "/redeploy/token"
 #define CONFIG_ERRLEN		512
 
 enum config_symlinks {
@@ -26,7 +34,13 @@ enum config_symlinks {
 enum config_ready {
 	READY_NONE = 0,
 	READY_TCP,		/* connect to host:port succeeds */
-	READY_HTTP		/* GET http://host:port/path answers 2xx */
+	READY_HTTP,		/* GET http://host:port/path answers 2xx */
+	READY_NOTIFY		/* READY=1 over NOTIFY_SOCKET (sd_notify) */
+};
+
+enum config_restart {
+	RESTART_STOP_FIRST = 0,	/* stop the old process, then start */
+	RESTART_OVERLAP		/* start beside the old; stop it when ready */
 };
 
 struct config_list {
@@ -83,6 +97,9 @@ struct config {
 	double	 ready_timeout;	/* default 30 */
 	char	*log_tag;	/* default "www" */
 	struct config_list environment;	/* "KEY=VALUE" entries */
+	struct config_list svc_listen;	/* [service] listen, as written */
+	mode_t	 listen_mode;	/* unix sockets, default 0660 */
+	enum config_restart restart;	/* default overlap with listen */
 };
 
 /*

@@ -7,6 +7,7 @@
  * Each parser accepts only the spellings redeploy.ini(5) documents, so a
  * value that strtol or strtod would half-read is refused instead.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "value.h"
 
@@ -513,6 +515,13 @@ value_ready(const char *s, enum config_ready *kind, char **host, int *port,
 		*path = NULL;
 		return 0;
 	}
+	if (strcmp(s, "notify") == 0) {
+		*kind = READY_NOTIFY;
+		*host = NULL;
+		*port = 0;
+		*path = NULL;
+		return 0;
+	}
 	if (strncmp(s, "tcp:", 4) == 0) {
 		k = READY_TCP;
 		hp = s + 4;
@@ -530,7 +539,7 @@ value_ready(const char *s, enum config_ready *kind, char **host, int *port,
 			rc = -2;
 	} else
 		return value_fail(err, errlen, "ready '%s' must be none, "
-		    "tcp:HOST:PORT or http://HOST:PORT/PATH", s);
+		    "notify, tcp:HOST:PORT or http://HOST:PORT/PATH", s);
 	if (rc == -2) {
 		free(h);
 		return value_fail(err, errlen, "%s", strerror(errno));
@@ -546,6 +555,88 @@ value_ready(const char *s, enum config_ready *kind, char **host, int *port,
 	*host = h;
 	*port = po;
 	*path = pa;
+	return 0;
+}
+
+/*
+ * [service] listen: the service's public sockets, any address.  Each word
+ * is IPV4:PORT, [IPV6]:PORT (literals: the agent binds them before any
+ * name service is trusted) or unix:/ABSOLUTE/PATH.  Stored as written.
+ */
+int
+value_service_listen(const char *s, struct config_list *l, char *err,
+    size_t errlen)
+{
+	const char	*p = s, *colon;
+	char		*word, host[64];
+	unsigned char	 addr[16];
+	size_t		 wlen, i;
+	int		 port, v6;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		wlen = strcspn(p, " \t");
+		if ((word = strndup(p, wlen)) == NULL)
+			return value_fail(err, errlen, "%s", strerror(errno));
+		p += wlen;
+		for (i = 0; i < l->n; i++)
+			if (strcmp(l->v[i], word) == 0) {
+				value_fail(err, errlen, "listen '%s' is given "
+				    "twice", word);
+				free(word);
+				return -1;
+			}
+		if (strncmp(word, "unix:", 5) == 0) {
+			if (word[5] != '/' || strlen(word + 5) >= 108 ||
+			    strstr(word, "/../") != NULL) {
+				value_fail(err, errlen, "listen '%s' is not "
+				    "unix:/ABSOLUTE/PATH (at most 107 bytes)",
+				    word);
+				free(word);
+				return -1;
+			}
+			if (value_list_add(l, word, err, errlen) == -1)
+				return -1;
+			continue;
+		}
+		v6 = word[0] == '[';
+		colon = v6 ? strstr(word, "]:") : strrchr(word, ':');
+		if (colon == NULL || (size_t)(colon - word) >= sizeof(host) ||
+		    value_port(colon + (v6 ? 2 : 1), 1, &port) == -1) {
+			value_fail(err, errlen, "listen '%s' is not ADDR:PORT "
+			    "(such as 0.0.0.0:80, [::]:80, 127.0.0.1:8000) or "
+			    "unix:/PATH", word);
+			free(word);
+			return -1;
+		}
+		memcpy(host, word + v6, (size_t)(colon - word - v6));
+		host[colon - word - v6] = '\0';
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
+			value_fail(err, errlen, "listen '%s': '%s' is not an "
+			    "IP%s address (names are not looked up here)",
+			    word, host, v6 ? "v6" : "v4");
+			free(word);
+			return -1;
+		}
+		if (value_list_add(l, word, err, errlen) == -1)
+			return -1;
+	}
+	if (l->n == 0)
+		return value_fail(err, errlen, "listen names no address");
+	return 0;
+}
+
+int
+value_restart(const char *s, enum config_restart *out)
+{
+	if (strcmp(s, "overlap") == 0)
+		*out = RESTART_OVERLAP;
+	else if (strcmp(s, "stop-first") == 0)
+		*out = RESTART_STOP_FIRST;
+	else
+		return -1;
 	return 0;
 }
 

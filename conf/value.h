@@ -64,10 +64,17 @@ int	value_shared(const char *s, struct config_list *l, char *err,
 int	value_listen(const char *s, const char **host, int *port, char *err,
 	    size_t errlen);
 
-/* none, tcp:HOST:PORT or http://HOST:PORT/PATH; *host (NULL for none)
+/* none, notify, tcp:HOST:PORT or http://HOST:PORT/PATH; *host (NULL for none)
  * and *path (NULL unless http) are allocated. */
 int	value_ready(const char *s, enum config_ready *kind, char **host,
 	    int *port, char **path, char *err, size_t errlen);
+
+/* [service] listen: IPV4:PORT, [IPV6]:PORT or unix:/PATH words into l. */
+int	value_service_listen(const char *s, struct config_list *l, char *err,
+	    size_t errlen);
+
+/* "overlap" or "stop-first". */
+int	value_restart(const char *s, enum config_restart *out);
 
 /* Add the KEY=VALUE words in s to l. */
 int	value_environment(const char *s, struct config_list *l, char *err,

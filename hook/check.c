@@ -167,6 +167,15 @@ check_agent(struct check *ck)
 				    cfg->user, port, cfg->user, byport, byport);
 		}
 	}
+	if (cfg->svc_listen.n > 0)
+		log_info("note: restart = %s on sockets redeployd holds "
+		    "(%zu, first '%s'); the service must take them from "
+		    "LISTEN_FDS", cfg->restart == RESTART_OVERLAP ? "overlap" :
+		    "stop-first", cfg->svc_listen.n, cfg->svc_listen.v[0]);
+	else
+		log_info("note: restart = classic: the service binds its port "
+		    "itself, so every restart refuses connections for a "
+		    "moment (set [service] listen to avoid that)");
 	if (token_read(cfg->token_file, token, err, sizeof(err)) == -1) {
 		check_problem(ck, "%s", err);
 		return;
@@ -177,6 +186,11 @@ check_agent(struct check *ck)
 	else if (r.code != 200)
 		check_problem(ck, "the agent on %s:%d answered /health with %ld",
 		    cfg->listen_host, cfg->listen_port, r.code);
+	client_reply_free(&r);
+	/* current and the service must agree (see reconcile.c) */
+	if (client_call(cfg, "GET", "/status", 5, &r, err, sizeof(err)) == 0 &&
+	    r.code == 200 && reconcile_view(cfg, &r, err, sizeof(err)) == 1)
+		check_problem(ck, "%s", err);
 	client_reply_free(&r);
 }
 
@@ -379,6 +393,8 @@ check_run(const struct config *cfg)
 	}
 	if (cfg->has_agent)
 		check_agent(&ck);
+	else if (reconcile_view(cfg, NULL, err, sizeof(err)) == 1)
+		check_problem(&ck, "%s", err);
 	git_reference_free(ref);
 	git_repository_free(repo);
 	if (ck.problems > 0)

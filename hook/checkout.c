@@ -514,6 +514,8 @@ co_dir(struct co_worker *w, const struct co_task *t)
 		    t->rel[0] ? t->rel : "/", co_giterr());
 		goto out;
 	}
+	if (vet_tree(tree, t->rel, w->err, sizeof(w->err)) == -1)
+		goto out;
 	if (t->has_base && o->base_fd != -1 &&
 	    git_tree_lookup(&base, w->repo, &t->base) == 0)
 		basefd = fs_open_beneath(o->base_fd, t->rel);
@@ -675,6 +677,9 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    rlen ? t->rel : "/", co_giterr());
 		goto out;
 	}
+	/* the same verdict as a full checkout: see vet.c */
+	if (vet_tree(tree, t->rel, w->err, sizeof(w->err)) == -1)
+		goto out;
 	if (co->o->recycle && co->o->base_fd != -1)
 		linkfd = fs_open_beneath(co->o->base_fd, t->rel);
 	for (i = 0; i < git_tree_entrycount(old); i++) {

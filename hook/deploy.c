@@ -116,8 +116,9 @@ deploy_build_sig(const struct config *cfg, uid_t uid, gid_t gid, char *buf,
 {
 	size_t i, len;
 
-	len = (size_t)snprintf(buf, n, "dir_mode=%04o file_mode=%04o uid=%ld "
-	    "gid=%ld shared=", (unsigned)cfg->dir_mode,
+	/* vet=2: a base checked by older rules is not built on (vet.c) */
+	len = (size_t)snprintf(buf, n, "vet=2 dir_mode=%04o file_mode=%04o "
+	    "uid=%ld gid=%ld shared=", (unsigned)cfg->dir_mode,
 	    (unsigned)cfg->file_mode,
 	    uid == (uid_t)-1 ? (long)geteuid() : (long)uid,
 	    gid == (gid_t)-1 ? (long)getegid() : (long)gid);
@@ -279,14 +280,15 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		c->syserr = errno;
 		goto out;
 	}
-	/* Everything on disk before the release gets a name. */
-	if (syncfs(c->rootfd) == -1) {
-		deploy_fail(c, "syncing '%s'", cfg->path);
-		goto out;
-	}
 	if ((c->uid != (uid_t)-1 && fchown(c->rootfd, c->uid, c->gid) == -1) ||
 	    fchmod(c->rootfd, cfg->dir_mode) == -1) {
 		deploy_fail(c, "setting owner of '%s'", c->incoming);
+		goto out;
+	}
+	/* Everything on disk, the root's owner and mode too, before the
+	 * release gets a name. */
+	if (syncfs(c->rootfd) == -1) {
+		deploy_fail(c, "syncing '%s'", cfg->path);
 		goto out;
 	}
 
@@ -431,6 +433,35 @@ deploy_respare(struct deploy_ctx *c, const struct release *live)
 }
 
 /*
+ * "deploying NEW (REF) to PATH", naming the live commit it replaces, and
+ * saying so when the branch went back (a force-push to an older commit)
+ * or sideways (history rewritten): the event carries from= and to=.
+ */
+static void
+deploy_say_what(git_repository *repo, const struct release *cur,
+    const git_oid *to, const char *short_sha, const char *ref,
+    const char *path)
+{
+	git_oid from;
+
+	if (cur == NULL || git_oid_fromstr(&from, cur->commit) != 0) {
+		log_info("deploying %s (%s) to %s", short_sha, ref, path);
+		return;
+	}
+	if (git_graph_descendant_of(repo, to, &from) == 1)
+		log_info("deploying %s (%s) to %s, replacing %.7s", short_sha,
+		    ref, path, cur->commit);
+	else if (git_graph_descendant_of(repo, &from, to) == 1)
+		log_info("deploying %s (%s) to %s, going back from %.7s to the "
+		    "older %s (a force-push)", short_sha, ref, path,
+		    cur->commit, short_sha);
+	else
+		log_info("deploying %s (%s) to %s, replacing %.7s, which it "
+		    "does not descend from (history was rewritten)", short_sha,
+		    ref, path, cur->commit);
+}
+
+/*
  * `current` must be a symlink or absent.  Anything else is refused with the
  * command that moves it away; a shared helper for check.c too.
  */
@@ -469,6 +500,7 @@ deploy_run(const struct deploy_req *req)
 	git_tree *tree = NULL;
 	git_oid oid;
 	char rev[300], short_sha[8], what[400], curid[RELEASE_IDLEN];
+	char from[GIT_OID_HEXSZ + 1] = "-";
 	const char *result;
 	double t0 = deploy_now(), ms;
 	int have_cur = 0, rc = EXIT_DEPLOY;
@@ -523,6 +555,7 @@ deploy_run(const struct deploy_req *req)
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
+	(void)reconcile_run(&c.rs);
 
 	if (repo_open(&c.repo, req->repo_path, c.err, sizeof(c.err)) == -1)
 		goto out;
@@ -567,7 +600,8 @@ deploy_run(const struct deploy_req *req)
 
 		c.rs.prev_link[n > 0 ? n : 0] = '\0';
 	}
-	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0) {
+	if (have_cur && strcmp(cur.commit, git_oid_tostr_s(&oid)) == 0 &&
+	    strcmp(cur.result, "deployed") == 0) {
 		log_info("commit %s is already live (release %s): nothing to do",
 		    short_sha, cur.id);
 		rc = 0;
@@ -577,9 +611,15 @@ deploy_run(const struct deploy_req *req)
 	snprintf(rel.commit, sizeof(rel.commit), "%s", git_oid_tostr_s(&oid));
 	snprintf(rel.ref, sizeof(rel.ref), "%s", req->ref ? req->ref : rev);
 	snprintf(rel.pusher, sizeof(rel.pusher), "%s", req->pusher);
-	snprintf(rel.result, sizeof(rel.result), "deployed");
+	/* deployed only once the service runs it: see reconcile.c */
+	snprintf(rel.result, sizeof(rel.result), "pending");
+	if (have_cur)
+		snprintf(rel.prev, sizeof(rel.prev), "%s", cur.id);
 	deploy_build_sig(cfg, c.uid, c.gid, rel.build, sizeof(rel.build));
-	log_info("deploying %s (%s) to %s", short_sha, rel.ref, cfg->path);
+	if (have_cur)
+		snprintf(from, sizeof(from), "%s", cur.commit);
+	deploy_say_what(c.repo, have_cur ? &cur : NULL, &oid, short_sha,
+	    rel.ref, cfg->path);
 	if (deploy_build(&c, &oid, tree, have_cur ? &cur : NULL, &rel, &st) ==
 	    -1)
 		goto out;
@@ -598,25 +638,31 @@ deploy_run(const struct deploy_req *req)
 	log_info("release %s live: %lu file%s (%lu written, %lu reused), "
 	    "%.0f ms", rel.id, st.written + st.linked,
 	    st.written + st.linked == 1 ? "" : "s", st.written, st.linked, ms);
+	crashpoint("switched");
 	result = "deployed";
 	if (cfg->has_agent &&
 	    restart_verify(&c.rs, &rel, have_cur ? &cur : NULL, &result,
 	    c.err, sizeof(c.err)) == -1) {
 		/* rolled back (or nothing to roll back to): say how it ends */
 		log_event(LOG_ERR, "deploy release=%s commit=%s ref=%s pusher=%s "
-		    "files=%lu ms=%.0f result=%s reason=%s", rel.id,
-		    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-		    deploy_now() - t0, result, c.err);
+		    "from=%s to=%s files=%lu ms=%.0f result=%s reason=%s",
+		    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+		    st.written + st.linked, deploy_now() - t0, result, c.err);
 		c.err[0] = '\0';
 		if (have_cur && strcmp(result, "rolled-back") == 0)
 			deploy_respare(&c, &cur);
 		rc = EXIT_DEPLOY;
 		goto out;
 	}
+	snprintf(rel.result, sizeof(rel.result), "deployed");
+	if (release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1 ||
+	    fsync(c.releasesfd) == -1)
+		log_warn("marking release %s deployed", rel.id);
 	log_event(LOG_NOTICE, "deploy release=%s commit=%s ref=%s pusher=%s "
-	    "files=%lu written=%lu reused=%lu ms=%.0f result=%s", rel.id,
-	    rel.commit, rel.ref, rel.pusher, st.written + st.linked,
-	    st.written, st.linked, deploy_now() - t0, result);
+	    "from=%s to=%s files=%lu written=%lu reused=%lu ms=%.0f result=%s",
+	    rel.id, rel.commit, rel.ref, rel.pusher, from, rel.commit,
+	    st.written + st.linked, st.written, st.linked, deploy_now() - t0,
+	    result);
 	deploy_housekeep(&c, &rel, git_tree_id(tree));
 	rc = 0;
 out:
@@ -626,14 +672,46 @@ out:
 		log_warnx("deploy failed: %s; current release unchanged (%s)",
 		    c.err, deploy_hint(c.syserr));
 		log_event(LOG_ERR, "deploy release=- commit=%s ref=%s pusher=%s "
-		    "ms=%.0f result=failed reason=%s", rel.commit[0] ?
-		    rel.commit : "-", req->ref ? req->ref : cfg->branch,
-		    req->pusher, deploy_now() - t0, c.err);
+		    "from=%s to=%s ms=%.0f result=failed reason=%s",
+		    rel.commit[0] ? rel.commit : "-", req->ref ? req->ref :
+		    cfg->branch, req->pusher, from, rel.commit[0] ? rel.commit :
+		    "-", deploy_now() - t0, c.err);
 	}
 	git_tree_free(tree);
 	git_commit_free(commit);
 	deploy_close(&c);
 	return rc;
+}
+
+/*
+ * A hook run that deploys nothing (another ref, a deletion) still heals an
+ * interrupted deploy, when no deploy is running: one that is reconciles
+ * by itself.
+ */
+void
+deploy_reconcile(const struct deploy_req *req)
+{
+	const struct config *cfg = req->cfg;
+	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
+	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1 ||
+	    (c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 ||
+	    faccessat(c.pathfd, "current", F_OK, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
+	    c.uid, c.gid)) == -1 ||
+	    (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto out;
+	c.rs.cfg = cfg;
+	c.rs.pathfd = c.pathfd;
+	c.rs.releasesfd = c.releasesfd;
+	c.rs.uid = c.uid;
+	c.rs.gid = c.gid;
+	(void)reconcile_run(&c.rs);
+out:
+	deploy_close(&c);
 }
 
 /* Which release a rollback goes to: ID, or the previous good one. */
@@ -730,6 +808,14 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	c.rs.releasesfd = c.releasesfd;
 	c.rs.uid = c.uid;
 	c.rs.gid = c.gid;
+	/* that may move current: list again */
+	(void)reconcile_run(&c.rs);
+	release_list_free(&l);
+	if (release_list(c.pathfd, &l) == -1) {
+		deploy_fail(&c, "listing '%s/releases'", cfg->path);
+		rc = EXIT_SYSTEM;
+		goto out;
+	}
 	if ((target = deploy_rollback_target(&l, want, &cur, c.err,
 	    sizeof(c.err))) == NULL)
 		goto out;
@@ -747,8 +833,10 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (cfg->has_agent && restart_verify(&c.rs, &rel, cur,
 	    &result, c.err, sizeof(c.err)) == -1) {
 		log_event(LOG_ERR, "rollback release=%s commit=%s pusher=%s "
-		    "ms=%.0f result=%s reason=%s", rel.id, rel.commit,
-		    req->pusher, deploy_now() - t0, result, c.err);
+		    "from=%s to=%s ms=%.0f result=%s reason=%s", rel.id,
+		    rel.commit, req->pusher, cur && cur->commit[0] ?
+		    cur->commit : "-", rel.commit, deploy_now() - t0, result,
+		    c.err);
 		c.err[0] = '\0';
 		goto out;
 	}
@@ -756,8 +844,9 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 	if (strcmp(target->result, "deployed") != 0 &&
 	    release_meta_write(c.releasesfd, &rel, c.uid, c.gid) == -1)
 		log_warn("marking release %s deployed", rel.id);
-	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s ms=%.0f "
-	    "result=deployed", rel.id, rel.commit, req->pusher,
+	log_event(LOG_NOTICE, "rollback release=%s commit=%s pusher=%s "
+	    "from=%s to=%s ms=%.0f result=deployed", rel.id, rel.commit,
+	    req->pusher, cur && cur->commit[0] ? cur->commit : "-", rel.commit,
 	    deploy_now() - t0);
 	/* The spare of the release we left is of no use now (a deploy starts
 	 * from the live one's): remove it, as a deploy's cleanup would. */

@@ -48,12 +48,31 @@ lock_note(int fd, const char *what)
 
 	len = snprintf(info, sizeof(info), "pid=%ld since=%lld what=%s\n",
 	    (long)getpid(), (long long)time(NULL), what);
-	if (ftruncate(fd, 0) == 0 && len > 0)
-		(void)pwrite(fd, info, (size_t)len, 0);
+	/* The note is advisory: when it cannot be written, a waiter just
+	 * says less about the holder. */
+	if (ftruncate(fd, 0) == -1 || len <= 0)
+		return;
+	if (pwrite(fd, info, (size_t)len, 0) != (ssize_t)len)
+		return;
 }
+
+static int lock_take(int, const char *, uid_t, gid_t, int);
 
 int
 lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid)
+{
+	return lock_take(pathfd, what, uid, gid, 1);
+}
+
+/* lock_acquire, but -1 with EAGAIN at once when someone holds it. */
+int
+lock_try(int pathfd, const char *what, uid_t uid, gid_t gid)
+{
+	return lock_take(pathfd, what, uid, gid, 0);
+}
+
+static int
+lock_take(int pathfd, const char *what, uid_t uid, gid_t gid, int wait)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat held, now;
@@ -70,6 +89,11 @@ again:
 	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
 		if (errno != EAGAIN && errno != EACCES)
 			goto fail;
+		if (!wait) {
+			close(fd);
+			errno = EAGAIN;
+			return -1;
+		}
 		lock_say_holder(fd);
 		while (fcntl(fd, F_OFD_SETLKW, &fl) == -1)
 			if (errno != EINTR)
@@ -97,7 +121,9 @@ void
 lock_release(int fd)
 {
 	if (fd != -1) {
-		(void)ftruncate(fd, 0);
+		/* advisory, as in lock_note: a stale note harms no one */
+		if (ftruncate(fd, 0) == -1)
+			log_debug("cannot clear the lock note: %s", strerror(errno));
 		close(fd);
 	}
 }

@@ -207,8 +207,12 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 		if (strcmp(refs.v[i].ref, branch_ref) != 0)
 			main_ignoring(&cfg, git_dir, refs.v[i].ref, branch_ref);
 	rc = 0;
+	req.cfg = &cfg;
+	req.repo_path = git_dir;
+	req.pusher = pusher;
 	switch (refs_judge(&refs, branch_ref)) {
 	case REFS_IGNORE:
+		deploy_reconcile(&req);
 		goto out;
 	case REFS_DEPLOY:
 		/* post-update says nothing of deletions: look. */
@@ -229,6 +233,7 @@ cmd_hook(const char *cfgpath, int argc, char **argv)
 	case REFS_DELETED:
 		break;
 	}
+	deploy_reconcile(&req);
 	log_info("%s was deleted: nothing deployed, current release unchanged",
 	    branch_ref);
 	log_event(LOG_NOTICE, "deploy release=- ref=%s pusher=%s "

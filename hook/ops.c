@@ -91,11 +91,24 @@ ops_exit(json_int_t code, json_int_t sig)
 		printf(", last exit: code %lld", (long long)code);
 }
 
+/* [service] listen, as one line (cut to fit). */
+static const char *
+ops_listen_words(const struct config *cfg, char *buf, size_t n)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < cfg->svc_listen.n && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? " " : "",
+		    cfg->svc_listen.v[i]);
+	return buf;
+}
+
 int
 ops_status(const struct config *cfg, int json)
 {
 	struct client_reply r;
-	char err[ERRLEN] = "", up[32];
+	char err[ERRLEN] = "", up[32], words[512];
 	json_t *ex, *v;
 
 	if (ops_need_agent(cfg) == -1)
@@ -125,11 +138,23 @@ ops_status(const struct config *cfg, int json)
 	if (json_is_object(ex))
 		ops_exit(json_integer_value(json_object_get(ex, "code")),
 		    json_integer_value(json_object_get(ex, "signal")));
+	printf("\n  restart  %s", client_str(&r, "mode")[0] ?
+	    client_str(&r, "mode") : "classic");
+	if (cfg->svc_listen.n > 0)
+		printf(", sockets held by redeployd: %s",
+		    ops_listen_words(cfg, words, sizeof(words)));
+	if (client_int(&r, "old_pid") > 0)
+		printf(", old process %lld still draining",
+		    client_int(&r, "old_pid"));
+	if (client_str(&r, "service_status")[0] != '\0')
+		printf("\n  status   %s", client_str(&r, "service_status"));
 	printf("\n  agent    pid %lld, version %s, %s:%d\n",
 	    client_int(&r, "agent_pid"), client_str(&r, "version"),
 	    cfg->listen_host, cfg->listen_port);
 	if (client_str(&r, "error")[0] != '\0')
 		printf("  error    %s\n", client_str(&r, "error"));
+	if (reconcile_view(cfg, &r, err, sizeof(err)) == 1)
+		printf("  warning  %s\n", err);
 	client_reply_free(&r);
 	return 0;
 }
@@ -172,6 +197,11 @@ ops_restart(const struct config *cfg)
 		log_info("%s ready in %.2f s (pid %lld, release %s)",
 		    ops_name(cfg), (double)client_int(&r, "ready_ms") / 1000.0,
 		    client_int(&r, "pid"), client_str(&r, "release"));
+		if (client_int(&r, "drain_ms") >= 0)
+			log_info("restart %s: the old process finished its "
+			    "requests and exited in %.2f s",
+			    client_str(&r, "mode"),
+			    (double)client_int(&r, "drain_ms") / 1000.0);
 		client_print_log(&r, 3);
 	} else {
 		log_warnx("restart failed: %s", client_str(&r, "error")[0] ?

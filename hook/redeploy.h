@@ -57,6 +57,7 @@ void	refs_free(struct refs *r);
 
 /* lock.c - one deploy at a time per path, a kernel lock on PATH/.lock */
 int	lock_acquire(int pathfd, const char *what, uid_t uid, gid_t gid);
+int	lock_try(int pathfd, const char *what, uid_t uid, gid_t gid);
 void	lock_note(int fd, const char *what);
 void	lock_release(int fd);
 
@@ -66,8 +67,9 @@ struct release {
 	char	 commit[GIT_OID_HEXSZ + 1];
 	char	 ref[256];
 	char	 pusher[64];
-	char	 result[16];	/* deployed | failed */
+	char	 result[16];	/* pending | deployed | failed */
 	char	 build[256];	/* modes and owner it was built with */
+	char	 prev[RELEASE_IDLEN];	/* current before it went live */
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
@@ -97,6 +99,8 @@ int	release_clean_debris(int pathfd);
 
 /* vet.c - names and symlink targets from a pushed tree */
 int	vet_name(const char *name);
+int	vet_entry(const char *name, unsigned int mode, char *why, size_t n);
+int	vet_tree(const git_tree *tree, const char *rel, char *err, size_t n);
 int	vet_symlink(git_repository *repo, const git_tree *root,
 	    const char *linkpath, const char *target,
 	    const struct config_list *shared, char *err, size_t n);
@@ -186,6 +190,9 @@ int	restart_verify(const struct restart_site *site, struct release *rel,
 	    const struct release *prev, const char **result, char *err,
 	    size_t n);
 
+/* crashpoint.c - a testing aid: die at a named step */
+void	crashpoint(const char *step);
+
 /* deploy.c - lock, check out, switch, prune, report */
 struct deploy_req {
 	const struct config *cfg;
@@ -196,6 +203,7 @@ struct deploy_req {
 };
 int	deploy_run(const struct deploy_req *req);
 int	deploy_rollback(const struct deploy_req *req, const char *id);
+void	deploy_reconcile(const struct deploy_req *req);
 int	deploy_owner(const struct config *cfg, uid_t *uid, gid_t *gid,
 	    char *err, size_t n);
 int	deploy_current_kind(const struct config *cfg, int pathfd, char *err,
@@ -223,6 +231,11 @@ void	client_print_log(const struct client_reply *r, size_t max);
 int	ops_status(const struct config *cfg, int json);
 int	ops_log(const struct config *cfg, long lines);
 int	ops_restart(const struct config *cfg);
+
+/* reconcile.c - heal what a killed deploy or rollback left */
+int	reconcile_run(const struct restart_site *site);
+int	reconcile_view(const struct config *cfg,
+	    const struct client_reply *st, char *msg, size_t n);
 
 /* install.c */
 int	install_hook(const char *repo, const char *config_path,

@@ -81,8 +81,9 @@ release_meta_format(const struct release *r, char *buf, size_t n)
 {
 	int len = snprintf(buf, n, "id=%s\ncommit=%s\nref=%s\npusher=%s\n"
 	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n"
-	    "entries=%ld\n", r->id, r->commit, r->ref, r->pusher, r->time,
-	    r->serial, r->result, r->files, r->build, r->entries);
+	    "prev=%s\nentries=%ld\n", r->id, r->commit, r->ref, r->pusher,
+	    r->time, r->serial, r->result, r->files, r->build, r->prev,
+	    r->entries);
 
 	return len < 0 || (size_t)len >= n ? -1 : len;
 }
@@ -120,6 +121,9 @@ release_meta_parse(struct release *r, const char *text)
 				    vlen);
 			else if (KEY("result"))
 				meta_copy(r->result, sizeof(r->result), eq + 1,
+				    vlen);
+			else if (KEY("prev"))
+				meta_copy(r->prev, sizeof(r->prev), eq + 1,
 				    vlen);
 			else if (KEY("build"))
 				meta_copy(r->build, sizeof(r->build), eq + 1,
@@ -287,7 +291,9 @@ release_good(const struct release *r)
 /*
  * Mark in doomed[] the releases to remove: keep current, the previous good
  * release (the rollback target), the newest `keep` good releases besides
- * current and the newest `keep` failed ones.  Returns how many are doomed.
+ * current and the newest `keep` failed ones, at least one: the release
+ * that failed last stays for inspection even with keep = 0.  Returns how
+ * many are doomed.
  */
 int
 release_prune_plan(const struct release_list *l, int keep,
@@ -312,7 +318,8 @@ release_prune_plan(const struct release_list *l, int keep,
 			good++;
 			continue;
 		}
-		if (release_good(&l->v[i]) ? good++ < keep : failed++ < keep)
+		if (release_good(&l->v[i]) ? good++ < keep :
+		    failed++ < (keep > 0 ? keep : 1))
 			continue;
 		doomed[i] = 1;
 		count++;
@@ -332,6 +339,7 @@ release_remove(int releasesfd, const char *id)
 	snprintf(meta, sizeof(meta), "%s.meta", id);
 	if (renameat(releasesfd, id, releasesfd, trash) == -1)
 		return -1;
+	crashpoint("housekeeping");
 	if ((unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT) ||
 	    links_remove(releasesfd, id) == -1)
 		return -1;

@@ -16,6 +16,14 @@
 #include "log.h"
 #include "redeploy.h"
 
+static const char *
+svc_mode(const struct config *cfg)
+{
+	if (cfg->svc_listen.n == 0)
+		return "classic";
+	return cfg->restart == RESTART_OVERLAP ? "overlap" : "stop-first";
+}
+
 /*
  * Ask the agent to restart; 0 when it runs release `id` now, -1 when the
  * agent could not be asked (the service is untouched), -2 when it tried.
@@ -59,13 +67,29 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	const char *name = strrchr(cfg->path, '/');
 	struct client_reply rep;
 	char why[ERRLEN], why2[ERRLEN];
-	int asked;
+	int asked, untouched;
 
 	name = name && name[1] ? name + 1 : cfg->path;
-	if ((asked = restart_ask(cfg, rel->id, &rep, why, sizeof(why))) == 0) {
+	asked = restart_ask(cfg, rel->id, &rep, why, sizeof(why));
+	crashpoint("restart");
+	if (asked == 0) {
 		log_info("%s ready in %.2f s (pid %lld, release %s)", name,
 		    (double)client_int(&rep, "ready_ms") / 1000.0,
 		    client_int(&rep, "pid"), rel->id);
+		if (client_int(&rep, "drain_ms") >= 0)
+			log_info("restart %s: the old process finished its "
+			    "requests and exited in %.2f s; only release %s "
+			    "serves now", client_str(&rep, "mode"),
+			    (double)client_int(&rep, "drain_ms") / 1000.0,
+			    rel->id);
+		else if (strcmp(client_str(&rep, "mode"), "stop-first") == 0)
+			log_info("restart stop-first: the old process was gone "
+			    "before the new one started; connections waited "
+			    "on the socket redeployd holds");
+		else if (strcmp(client_str(&rep, "mode"), "classic") == 0)
+			log_info("restart classic: the service binds its port "
+			    "itself (with [service] listen no connection is "
+			    "refused meanwhile)");
 		client_print_log(&rep, 3);
 		client_reply_free(&rep);
 		return 0;
@@ -75,12 +99,15 @@ restart_verify(const struct restart_site *c, struct release *rel,
 		log_warnx("the service's last lines:");
 		client_print_log(&rep, 10);
 	}
+	untouched = client_int(&rep, "untouched") == 1;
 	client_reply_free(&rep);
 	snprintf(err, n, "%s", why);
 	snprintf(rel->result, sizeof(rel->result), "failed");
-	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1)
+	if (release_meta_write(c->releasesfd, rel, c->uid, c->gid) == -1 ||
+	    fsync(c->releasesfd) == -1)
 		log_warn("marking release %s failed", rel->id);
 	*result = "failed";
+	crashpoint("rollback");
 	if (prev == NULL && c->prev_link[0] != '\0') {
 		/* current was not one of our releases (an adopted site):
 		 * put the link back as it was, never leave it gone */
@@ -113,6 +140,15 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	}
 	if (release_switch(c->pathfd, prev->id, c->uid, c->gid) == -1) {
 		log_warn("switching back to release %s", prev->id);
+		return -1;
+	}
+	crashpoint("rolled-back");
+	if (asked == -2 && untouched) {
+		/* restart = overlap: the old process was never stopped. */
+		log_warnx("rolled back to release %s; it never stopped serving "
+		    "(restart %s: the new process failed beside it)", prev->id,
+		    svc_mode(cfg));
+		*result = "rolled-back";
 		return -1;
 	}
 	if (asked == -1) {

@@ -88,6 +88,12 @@ spare_make(int pathfd, int releasesfd, const char *id,
 	    checkout_shared(pathfd, rootfd, o.cfg, o.uid, o.gid, suid, sgid,
 	    err, n) == -1)
 		goto out;
+	/* The next deploy trusts the spare to hold the whole release: after
+	 * a power cut it must not have lost entries that the name survived. */
+	if (syncfs(rootfd) == -1) {
+		snprintf(err, n, "syncing '%s': %s", work, strerror(errno));
+		goto out;
+	}
 	if (renameat(releasesfd, work, releasesfd, spare) == -1) {
 		snprintf(err, n, "naming '%s': %s", spare, strerror(errno));
 		goto out;

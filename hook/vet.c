@@ -3,13 +3,20 @@
 /*
  * vet.c - judge names and symlink targets that came from a push.
  *
- * A tree entry name is one path component: never empty, ".", "..", a name
- * with '/', or ".git" in any case.  Under `symlinks = inside` a symlink must
+ * A tree is judged by itself, whichever path writes it (a full checkout, a
+ * first deploy, or the diff applied to the spare), so that one commit gets
+ * one verdict: every entry name is one path component that git's fsck and
+ * libgit2's path validation accept with every protection on (core.protectNTFS
+ * and core.protectHFS whatever the repository says: a release can be
+ * served or copied where those names mean ".git"), every mode is one git
+ * writes, no name appears twice and the entries are in git's order.
+ * Under `symlinks = inside` a symlink must
  * resolve inside the release.  It is resolved against the pushed tree itself,
  * following the tree's own symlinks as the kernel would, because a purely
  * lexical check is fooled by "d -> ." plus "e -> d/..".  A path that enters
  * a shared directory leaves the release's control: beyond it, no "..".
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +26,267 @@
 
 #define VET_MAXHOPS	40
 
+/*
+ * The next character of name as HFS+ compares it: UTF-8 decoded, the code
+ * points HFS+ ignores skipped.  0 at the end, -1 for bytes that are not
+ * UTF-8 (they match nothing).
+ */
+static long
+vet_hfs_next(const unsigned char **p)
+{
+	const unsigned char *s;
+	long c;
+	int more, i;
+
+	for (;;) {
+		s = *p;
+		if (s[0] == '\0')
+			return 0;
+		if (s[0] < 0x80) {
+			c = s[0];
+			more = 0;
+		} else if ((s[0] & 0xe0) == 0xc0) {
+			c = s[0] & 0x1f;
+			more = 1;
+		} else if ((s[0] & 0xf0) == 0xe0) {
+			c = s[0] & 0x0f;
+			more = 2;
+		} else if ((s[0] & 0xf8) == 0xf0) {
+			c = s[0] & 0x07;
+			more = 3;
+		} else
+			return -1;
+		for (i = 1; i <= more; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return -1;
+			c = (c << 6) | (s[i] & 0x3f);
+		}
+		*p = s + more + 1;
+		if ((c >= 0x200c && c <= 0x200f) || (c >= 0x202a &&
+		    c <= 0x202e) || (c >= 0x206a && c <= 0x206f) || c == 0xfeff)
+			continue;
+		return c;
+	}
+}
+
+/* ".<word>" as HFS+ sees it: case folded, ignorable code points gone. */
+static int
+vet_hfs_dot(const char *name, const char *word)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	long c;
+
+	if (vet_hfs_next(&p) != '.')
+		return 0;
+	for (; *word != '\0'; word++) {
+		c = vet_hfs_next(&p);
+		if (c < 0 || c > 127 || tolower((int)c) != *word)
+			return 0;
+	}
+	return vet_hfs_next(&p) == 0;
+}
+
+/* Only dots and spaces from s on: NTFS drops them at the end of a name. */
+static int
+vet_ntfs_tail(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == ':' || *s == '\\')
+			return 1;	/* a stream, or a separator there */
+		if (*s != '.' && *s != ' ')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * ".<word>" as NTFS sees it: with dots and spaces after it, an alternate
+ * data stream (".git::$INDEX_ALLOCATION") or a backslash; or its 8.3 short
+ * name: the first six characters and ~1..~4 ("git~1", "GITMOD~1"), or the
+ * hashed fallback ("gi7eba~N").
+ */
+static int
+vet_ntfs_dot(const char *name, const char *word, const char *shortpfx)
+{
+	size_t wlen = strlen(word), i;
+	int tilde = 0;
+
+	if (name[0] == '.' && strncasecmp(name + 1, word, wlen) == 0 &&
+	    vet_ntfs_tail(name + 1 + wlen))
+		return 1;
+	if (wlen >= 6 && strncasecmp(name, word, 6) == 0 && name[6] == '~' &&
+	    name[7] >= '1' && name[7] <= '4' && vet_ntfs_tail(name + 8))
+		return 1;
+	if (wlen < 6)	/* ".git": its short name is "git~1" */
+		return strncasecmp(name, word, wlen) == 0 &&
+		    name[wlen] == '~' && name[wlen + 1] == '1' &&
+		    vet_ntfs_tail(name + wlen + 2);
+	for (i = 0; i < 8; i++) {
+		if (name[i] == '\0')
+			return 0;
+		if (tilde) {
+			if (name[i] < '0' || name[i] > '9')
+				return 0;
+		} else if (name[i] == '~') {
+			if (name[i + 1] < '1' || name[i + 1] > '9')
+				return 0;
+			tilde = 1;
+		} else if (i >= 6 || (unsigned char)name[i] > 127 ||
+		    tolower((unsigned char)name[i]) != shortpfx[i])
+			return 0;
+	}
+	return tilde && vet_ntfs_tail(name + i);
+}
+
+/* Is name, on some file system git protects, a spelling of ".<word>"? */
+static int
+vet_is_dot(const char *name, const char *word, const char *shortpfx)
+{
+	return vet_hfs_dot(name, word) || vet_ntfs_dot(name, word, shortpfx);
+}
+
 int
 vet_name(const char *name)
 {
 	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0 || strchr(name, '/') != NULL ||
-	    strcasecmp(name, ".git") == 0)
+	    vet_is_dot(name, "git", ""))
 		return -1;
 	return 0;
+}
+
+/*
+ * One entry: its name (vet_name), its mode (one git writes: 100644,
+ * 100755, 120000, 40000, 160000; libgit2 would quietly read 100664 as
+ * 100644), and no symlink named as .gitmodules, .gitattributes or
+ * .gitignore, which git and libgit2 refuse to follow.
+ */
+int
+vet_entry(const char *name, unsigned int mode, char *why, size_t n)
+{
+	static const struct {
+		const char *word, *shortpfx;
+	} dotfiles[] = {
+		{ "gitmodules", "gi7eba" },
+		{ "gitattributes", "gi7d29" },
+		{ "gitignore", "gi250a" },
+	};
+	size_t i;
+
+	if (vet_name(name) == -1) {
+		snprintf(why, n, "an entry named '%s' (git refuses it: it is "
+		    "or could mean '.git', or is not one path component)",
+		    name);
+		return -1;
+	}
+	switch (mode) {
+	case 0100644:
+	case 0100755:
+	case 0040000:
+	case 0160000:
+		return 0;
+	case 0120000:
+		for (i = 0; i < sizeof(dotfiles) / sizeof(dotfiles[0]); i++)
+			if (vet_is_dot(name, dotfiles[i].word,
+			    dotfiles[i].shortpfx)) {
+				snprintf(why, n, "'%s' is a symlink (git "
+				    "refuses a symlinked .%s)", name,
+				    dotfiles[i].word);
+				return -1;
+			}
+		return 0;
+	default:
+		snprintf(why, n, "'%s' has mode %06o, which git does not "
+		    "write (git fsck: badFilemode)", name, mode);
+		return -1;
+	}
+}
+
+/* git's order of tree entries: by name, a tree as if its name ended "/". */
+static int
+vet_order(const char *a, unsigned int ma, const char *b, unsigned int mb)
+{
+	size_t la = strlen(a), lb = strlen(b), l = la < lb ? la : lb;
+	int c = memcmp(a, b, l);
+	unsigned char ca, cb;
+
+	if (c != 0)
+		return c;
+	ca = la > l ? (unsigned char)a[l] : (ma == 0040000 ? '/' : '\0');
+	cb = lb > l ? (unsigned char)b[l] : (mb == 0040000 ? '/' : '\0');
+	return ca < cb ? -1 : ca > cb;
+}
+
+static int
+vet_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Judge one tree object (at rel, for the message): every entry, no name
+ * twice ("a" the file and "a" the directory count as one name), git's
+ * order.  The verdict depends on the object alone.
+ */
+int
+vet_tree(const git_tree *tree, const char *rel, char *err, size_t n)
+{
+	size_t i, count = git_tree_entrycount(tree);
+	const git_tree_entry *e, *prev = NULL;
+	const char **names = NULL;
+	char why[ERRLEN];
+	int rc = -1;
+
+	for (i = 0; i < count; i++) {
+		e = git_tree_entry_byindex(tree, i);
+		if (vet_entry(git_tree_entry_name(e),
+		    (unsigned)git_tree_entry_filemode_raw(e), why,
+		    sizeof(why)) == -1) {
+			snprintf(err, n, "the tree '%s' has %s", rel[0] ? rel :
+			    "/", why);
+			return -1;
+		}
+		if (prev != NULL && vet_order(git_tree_entry_name(prev),
+		    (unsigned)git_tree_entry_filemode_raw(prev),
+		    git_tree_entry_name(e),
+		    (unsigned)git_tree_entry_filemode_raw(e)) >= 0)
+			goto unsorted;
+		prev = e;
+	}
+	/* in order, a duplicate can still hide: "a", "a.b", "a/" */
+	if (count > 1) {
+		if ((names = calloc(count, sizeof(*names))) == NULL) {
+			snprintf(err, n, "out of memory");
+			return -1;
+		}
+		for (i = 0; i < count; i++)
+			names[i] = git_tree_entry_name(
+			    git_tree_entry_byindex(tree, i));
+		qsort(names, count, sizeof(*names), vet_strcmp);
+		for (i = 1; i < count; i++)
+			if (strcmp(names[i - 1], names[i]) == 0) {
+				snprintf(err, n, "the tree '%s' has two "
+				    "entries named '%s' (git fsck: "
+				    "duplicateEntries)", rel[0] ? rel : "/",
+				    names[i]);
+				goto out;
+			}
+	}
+	rc = 0;
+	goto out;
+unsorted:
+	if (strcmp(git_tree_entry_name(prev), git_tree_entry_name(e)) == 0)
+		snprintf(err, n, "the tree '%s' has two entries named '%s' "
+		    "(git fsck: duplicateEntries)", rel[0] ? rel : "/",
+		    git_tree_entry_name(e));
+	else
+		snprintf(err, n, "the tree '%s' is not sorted as git sorts it "
+		    "('%s' before '%s'; git fsck: treeNotSorted)",
+		    rel[0] ? rel : "/", git_tree_entry_name(prev),
+		    git_tree_entry_name(e));
+out:
+	free(names);
+	return rc;
 }
 
 static int

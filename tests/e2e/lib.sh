@@ -11,12 +11,38 @@
 #
 # Sanitizer reports of any redeploy process (also the ones git runs as a
 # hook, whose exit status git ignores) land in $T/san and fail the test.
+#
+# Tests that need the machine's own paths (/etc/redeploy, /etc/authbind,
+# /etc/init.d, users in /etc/passwd, /usr/local, /var/www, /run/redeploy,
+# /run/sshd, /dev/log, port 80) call ns_isolate on the line after sourcing
+# this file:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   ns_isolate
+#
+# As root, ns_isolate runs the script again inside its own mount, network,
+# PID, UTS and IPC namespaces (unshare(1)) and exits with its status.  In
+# there /etc, /usr/local, /var and /run are overlays of the real ones whose
+# changes go to a scratch tmpfs, /dev is a private tmpfs with the usual
+# device nodes (so /dev/log is the test's own rsyslogd's), and the network
+# is a loopback of its own (every port free, 80 too).  The test's processes
+# see and use the real paths, the host's files and ports never change, two
+# runs at once do not meet, and whatever the test leaves running dies with
+# its PID namespace.  As a normal user it does nothing (root-only tests skip
+# themselves with "SKIP name: needs root"); as root where namespaces cannot
+# be made, the whole script is skipped ("1..0 # SKIP").  ns_active tells
+# whether the script runs isolated.
 set -u
 
 : "${REDEPLOY:?REDEPLOY must name the redeploy binary}"
 : "${TEST_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 TEST_NAME=$(basename "$0" .sh)
-T=$(mktemp -d "${TMPDIR:-/tmp}/redeploy-$TEST_NAME.XXXXXX") || exit 3
+TEST_ARGS=("$@")
+if [ -n "${REDEPLOY_NS:-}" ]; then
+	T=$REDEPLOY_NS		# ns_isolate's second run: the first one's $T
+else
+	T=$(mktemp -d "${TMPDIR:-/tmp}/redeploy-$TEST_NAME.XXXXXX") || exit 3
+fi
 mkdir -p "$T/san" "$T/home"
 export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=1"
 export UBSAN_OPTIONS="log_path=$T/san/ubsan:print_stacktrace=1:halt_on_error=1"
@@ -44,7 +70,9 @@ run_cleanup() {
 	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
 		eval "${cmds[i]}" >/dev/null 2>&1 || true
 	done
-	if [ -z "${TEST_KEEP:-}" ]; then
+	if [ -n "${REDEPLOY_NS:-}" ]; then
+		:	# ns_isolate's first run removes $T, outside
+	elif [ -z "${TEST_KEEP:-}" ]; then
 		rm -rf "$T"
 	else
 		echo "# kept $T"
@@ -54,6 +82,81 @@ trap run_cleanup EXIT
 
 is_root() {
 	[ "$(id -u)" -eq 0 ]
+}
+
+# --- private namespaces (see the top of this file) ---
+
+ns_active() {
+	[ -n "${REDEPLOY_NS:-}" ]
+}
+
+ns_isolate() {
+	is_root || return 0
+	if ns_active; then
+		ns_setup
+		return
+	fi
+	local err rc=0
+	if ! err=$(unshare --mount --propagation private --net --pid --fork \
+		--mount-proc --uts --ipc true 2>&1); then
+		echo "1..0 # SKIP $TEST_NAME: cannot make private namespaces: $err"
+		trap - EXIT
+		run_cleanup
+		exit 0
+	fi
+	# pid 1 in there is a shell that waits for the test and reaps orphans
+	unshare --mount --propagation private --net --pid --fork --mount-proc \
+		--uts --ipc --kill-child env REDEPLOY_NS="$T" \
+		bash -c '"$@"; exit $?' ns_init bash "$0" "${TEST_ARGS[@]}" ||
+		rc=$?
+	trap - EXIT
+	if [ -z "${TEST_KEEP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# kept $T"
+	fi
+	exit "$rc"
+}
+
+# In the namespaces: overlays, a private /dev, loopback up.  Any failure
+# here is a failure of the test (as root the mounts must work).
+ns_setup() {
+	local ns=$T/ns d n
+	ns_try mkdir -p "$ns"
+	ns_try mount -t tmpfs -o mode=0755 redeploy-test "$ns"
+	for d in /etc /usr/local /var /run; do
+		if [ ! -d "$d" ] || [ -L "$d" ]; then
+			continue
+		fi
+		ns_try mkdir -p "$ns/upper$d" "$ns/work$d"
+		ns_try mount -t overlay -o \
+			"lowerdir=$d,upperdir=$ns/upper$d,workdir=$ns/work$d" \
+			redeploy-test "$d"
+	done
+	ns_try mkdir "$ns/dev"
+	ns_try mount -t tmpfs -o mode=0755,nosuid redeploy-dev "$ns/dev"
+	for n in null zero full random urandom tty; do
+		ns_try touch "$ns/dev/$n"
+		ns_try mount --bind "/dev/$n" "$ns/dev/$n"
+	done
+	ns_try mkdir "$ns/dev/pts" "$ns/dev/shm"
+	ns_try mount --rbind /dev/pts "$ns/dev/pts"
+	ns_try mount -t tmpfs -o mode=1777,nosuid,nodev redeploy-shm "$ns/dev/shm"
+	ln -s /proc/self/fd "$ns/dev/fd"
+	ln -s /proc/self/fd/0 "$ns/dev/stdin"
+	ln -s /proc/self/fd/1 "$ns/dev/stdout"
+	ln -s /proc/self/fd/2 "$ns/dev/stderr"
+	ln -s pts/ptmx "$ns/dev/ptmx"
+	ns_try mount --move "$ns/dev" /dev
+	ns_try ip link set lo up
+}
+
+ns_try() {	# COMMAND...: run it, or end the script as one failed test
+	local err
+	err=$("$@" 2>&1) && return 0
+	echo "not ok 1 - private namespaces: $*: $err"
+	echo "1..1"
+	exit 1
 }
 
 test_expect() {	# DESCRIPTION FUNCTION

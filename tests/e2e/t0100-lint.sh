@@ -30,6 +30,21 @@ man_pages_render_cleanly() {
 	done
 }
 
+# One version number: VERSION; the man pages and debian/changelog say it.
+one_version() {
+	local v page
+	v=$(cat VERSION)
+	case $v in [0-9]*.[0-9]*) ;; *) fail "VERSION is '$v'" ;; esac
+	for page in doc/*.[1-8]; do
+		grep -q "^\.TH .* \"redeploy $v\" " "$page" ||
+			fail "$page: $(grep '^\.TH' "$page"), not redeploy $v"
+	done
+	head -n 1 debian/changelog | grep -q "^redeploy ($v) " ||
+		fail "debian/changelog: $(head -n 1 debian/changelog), not $v"
+	grep -q "^## $v\b" NEWS || fail "NEWS has no section for $v"
+}
+
 test_expect "scripts pass shellcheck" scripts_pass_shellcheck
+test_expect "VERSION, the man pages, debian/changelog and NEWS agree" one_version
 test_expect "man pages render without warnings" man_pages_render_cleanly
 test_done

@@ -177,4 +177,30 @@ the push said: $(cat "$T/push.out")"
 }
 test_expect "a symlink planted as the live release's spare is not followed" planted_spare
 
+# A static site (no agent): killed between the switch and marking the
+# release deployed, the next run marks it and says so; the tip is then
+# live, not deployed a second time.
+killed_after_switch_static() {
+	local id
+	new_repo
+	make_site 1
+	push
+	make_site 2
+	REDEPLOY_TEST_CRASH=switched push || true
+	wait_unlocked
+	id=$(live_id)
+	grep -qx 'result=pending' "$LIVE/releases/$id.meta" ||
+		fail "$id.meta: $(cat "$LIVE/releases/$id.meta")"
+	expect_exit 2 -c "$CONFIG" check
+	output_has "$id, marked pending" "$T/cmd.err"
+	expect_exit 0 -c "$CONFIG" deploy
+	output_has "found release $id current but unconfirmed (an interrupted deploy): marking it deployed" "$T/cmd.err"
+	output_has "already live" "$T/cmd.err"
+	assert_current "$id"
+	assert_release_complete "$id"
+	assert_deployed HEAD
+	assert_no_debris
+}
+test_expect "static site killed after the switch: the next run marks it deployed" killed_after_switch_static
+
 test_done

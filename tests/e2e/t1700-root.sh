@@ -5,6 +5,7 @@
 # own files, to the configured owner (never root); a full disk fails the
 # deploy cleanly; planted symlinks in the deploy path are never followed.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 not_root_owned() {	# PATH...
 	local f

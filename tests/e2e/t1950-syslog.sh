@@ -5,6 +5,7 @@
 # syslog (rsyslogd with a private config), under the configured tag.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 TAG=rdtest$$
 
@@ -33,7 +34,7 @@ refusal_is_one_line() {
 	sha=$(git -C "$REPO" rev-parse master)
 	wait_syslog "$TAG\[[0-9]*\]: deploy .*commit=$sha"
 	grep "commit=$sha" "$SYSLOG_FILE" |
-		grep -q "^user.err $TAG\[[0-9]*\]: deploy release=- commit=$sha ref=refs/heads/master pusher=mallory ms=[0-9]* result=failed reason=\".*leak.*\"$" ||
+		grep -q "^user.err $TAG\[[0-9]*\]: deploy release=- commit=$sha ref=refs/heads/master pusher=mallory from=[0-9a-f]* to=$sha ms=[0-9]* result=failed reason=\".*leak.*\"$" ||
 		fail "no failed line: $(grep "commit=$sha" "$SYSLOG_FILE")"
 	[ "$(grep -c "commit=$sha" "$SYSLOG_FILE")" -eq 1 ] ||
 		fail "more than one line for the refusal"

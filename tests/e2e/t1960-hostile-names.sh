@@ -7,6 +7,7 @@
 # pusher's terminal as raw control bytes.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 TAG=rdnames$$
 KVCHECK=$TEST_ROOT/tests/kvcheck

@@ -7,6 +7,7 @@
 # arrive in a real syslog (rsyslogd) under the right tags.
 # shellcheck disable=SC2016 # wait_for evaluates its single-quoted conditions
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 SERVE="$AGENT_PY -m http.server"
 

@@ -8,6 +8,7 @@
 # token nor the agent's sockets, and as root cannot read the token file.
 # shellcheck disable=SC2016 # wait_for evaluates its single-quoted conditions
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 SERVE="$AGENT_PY -m http.server"
 

@@ -9,6 +9,17 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# The hook's word that no agent answers: "not running" when the token file
+# is there but nothing listens (an agent run as root leaves it), "does not
+# exist (is redeployd running?)" when the stopped agent removed it (as a
+# normal user it can).
+agent_down_said() {	# [FILE]
+	local f=${1:-$T/push.out}
+	grep -qE 'not running|does not exist \(is redeployd running\?\)' "$f" && return 0
+	fail "expected the agent to be reported down in $f, which says:
+$(sed 's/^/| /' "$f")"
+}
+
 # Stop the agent with SIGTERM and wait until it and its service are gone.
 stop_agent() {
 	local svc
@@ -35,8 +46,11 @@ agent_down_rolls_back() {
 	push
 	bad=$(live_pushed_id)
 	[ -n "$bad" ] || fail "no release was made: $(cat "$T/push.out")"
-	output_has "not running"
-	output_has "127.0.0.1:$AGENT_PORT"
+	agent_down_said
+	# "not running" names the address it tried
+	if grep -q 'not running' "$T/push.out"; then
+		output_has "127.0.0.1:$AGENT_PORT"
+	fi
 	output_has "release $bad failed"
 	output_has "rolled back to release $good"
 	output_lacks "ready in"
@@ -46,7 +60,7 @@ agent_down_rolls_back() {
 
 	# by hand the same failure is exit status 1, and says so
 	expect_exit 1 -c "$CONFIG" deploy
-	output_has "not running" "$T/cmd.err"
+	agent_down_said "$T/cmd.err"
 	assert_current "$good"
 
 	# the agent again: it starts the live release, and a push works
@@ -75,7 +89,7 @@ agent_down_first_push() {
 	local bad id
 	bad=$(live_pushed_id)
 	[ -n "$bad" ] || fail "no release was made: $(cat "$T/push.out")"
-	output_has "not running"
+	agent_down_said
 	output_has "release $bad failed"
 	output_has "nothing is live"
 	output_lacks "ready in"

@@ -8,6 +8,7 @@
 # and the service's last words) for a release that failed.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 TAG=rdlive$$
 

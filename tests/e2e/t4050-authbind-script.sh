@@ -6,6 +6,7 @@
 # by the user, mode 0500), changes nothing on a second run, removes the file
 # with --remove, and refuses bad arguments with exit status 2.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 SCRIPT=$TEST_ROOT/scripts/setup-authbind
 BYPORT=/etc/authbind/byport

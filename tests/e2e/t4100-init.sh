@@ -8,6 +8,7 @@
 # sends SIGHUP, stop takes the agent and its service down, a bad config
 # does not start, and a pid file never makes it touch another process.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 INIT=$TEST_ROOT/scripts/redeployd.init
 
@@ -342,6 +343,22 @@ bad_names_refused() {
 	output_has "usage:" "$T/init.out"
 }
 
+# A config saved with CRLF line ends: the init script learns listen from
+# redeployd itself, so start finds /health at once and stop finds the agent.
+crlf_config_starts() {
+	init_reset
+	sed 's/$/\r/' "$T/thesite.ini" >"$AGENT_CONFIG"
+	local t0=$SECONDS pid
+	init_expect 0 start thesite
+	output_has "redeployd thesite started (pid" "$T/init.out"
+	[ $((SECONDS - t0)) -lt 10 ] || fail "start took $((SECONDS - t0)) s"
+	pid=$(init_pid)
+	[ "$(agent_health)" = 200 ] || fail "no /health after start"
+	init_expect 0 stop thesite
+	output_has "redeployd thesite stopped (was pid $pid)" "$T/init.out"
+	agent_wait_gone "$pid"
+}
+
 test_expect "start runs the agent, waits for /health, pid file holds its pid" start_waits_for_health
 test_expect "start again: already running, exit 0, no second agent" start_again_is_noop
 test_expect "status of a running agent: exit 0 and its pid" status_running
@@ -356,4 +373,5 @@ test_expect "an agent that exits at start is reported, no pid file left" agent_e
 test_expect "a pid file naming another process: never signalled" foreign_pid_untouched
 test_expect "a replaced binary: status and stop still find the agent" binary_replaced
 test_expect "bad names, missing instances, bad actions" bad_names_refused
+test_expect "a CRLF config starts at once and stops" crlf_config_starts
 test_done

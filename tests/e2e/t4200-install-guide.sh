@@ -6,7 +6,8 @@
 # PREFIX=/usr/local, /etc/redeploy, /etc/init.d/redeployd, /var/www,
 # /run/redeploy, /etc/authbind/byport), one test per step, up to a git push
 # over ssh that puts a new page on the service port, and the removal, after
-# which nothing of the test is left on the machine.
+# which nothing of the test is left.  As root it runs in private namespaces
+# (ns_isolate): the real paths, overlaid, so the host itself never changes.
 #
 # Test-only substitutions (each marked "subst:" below): the gitolite user is
 # rdgl$$ with its home in $T instead of gitolite3 in /var/lib/gitolite3; the
@@ -16,6 +17,7 @@
 # of /var/log/syslog; the developer pushes to a real sshd on a free loopback
 # port; root's key is made in the scratch $HOME.
 . "$(dirname "$0")/lib.sh"
+ns_isolate		# as root: private /etc, /run, /var, /dev, network
 
 SITE=thesite-$$				# subst: thesite
 GLU=rdgl$$				# subst: gitolite3
@@ -41,12 +43,21 @@ INSTALLED=(
 	/usr/local/share/man/man5/redeploy.ini.5
 	/usr/local/share/man/man8/redeployd.8
 	"$SHARE/install-gitolite-hook" "$SHARE/setup-authbind"
-	/usr/local/lib/systemd/system/redeployd@.service
-	/etc/init.d/redeployd /etc/redeploy/redeploy.ini
+	/usr/local/share/doc/redeploy/examples/redeploy.ini
+	/lib/systemd/system/redeployd@.service /lib/systemd/system/redeployd.service
+	/etc/init.d/redeployd
 )
 # Where the test looks for leftovers, before and after.
 WATCH=(/usr/local /etc/redeploy /etc/init.d /etc/authbind /var/www
-	/run/redeploy /run/sshd)
+	/run/redeploy /run/sshd /lib/systemd/system)
+
+# make in the tree, as the operator, into a build directory of its own
+# (other suites build at the same time).
+op_make() {	# TARGET...
+	env -u REDEPLOY -u REDEPLOYD -u SAN make -s -C "$TEST_ROOT" \
+		O="$T/build" HOOK_BIN="$T/build/redeploy" \
+		AGENT_BIN="$T/build/redeployd" "$@"
+}
 
 # The installed tree's own commands, not the test run's binaries.
 op() {	# COMMAND...: as the operator, root with the installed tools
@@ -101,20 +112,18 @@ clean_up() {
 	sshd_stop
 	[ -e "$STATE/rc.new" ] && update-rc.d -f redeployd remove >/dev/null 2>&1
 	if [ -e "$STATE/installed" ]; then
-		env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-			make -s -C "$TEST_ROOT" uninstall >/dev/null 2>&1
+		op_make uninstall >/dev/null 2>&1
 	fi
 	[ -e "$STATE/port" ] && [ -e "$STATE/byport.new" ] &&
 		rm -f "$BYPORT/$(cat "$STATE/port")"
-	rm -f "$CONF" /run/redeploy/"$SITE".* "/tmp/admin-$$.pub"
-	[ -e "$STATE/redeploy.ini.new" ] && rm -f /etc/redeploy/redeploy.ini
+	rm -f "$CONF" /run/redeploy/"$SITE".* "/tmp/admin-${T##*.}.pub"
 	rm -rf "$DEPLOY"
 	local d
 	for d in /var/www /run/redeploy /etc/redeploy \
 		/usr/local/share/man/man1 /usr/local/share/man/man5 \
-		/usr/local/share/man/man8 /usr/local/lib/systemd/system \
-		/usr/local/lib/systemd; do
-		grep -qxF "$d" "$STATE/new-dirs" 2>/dev/null && rmdir "$d"
+		/usr/local/share/man/man8; do
+		grep -qxF "$d" "$STATE/new-dirs" 2>/dev/null && [ -d "$d" ] &&
+			rmdir "$d"
 	done
 	if getent passwd "$GLU" >/dev/null; then
 		userdel -r "$GLU" 2>/dev/null
@@ -128,12 +137,9 @@ clean_up() {
 # 1. Packages (already there: need_packages), make, make install.
 step1_install() {
 	local f
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" >"$T/make.out" 2>&1 ||
-		fail "make: $(cat "$T/make.out")"
+	op_make >"$T/make.out" 2>&1 || fail "make: $(cat "$T/make.out")"
 	touch "$STATE/installed"
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" install >"$T/make.out" 2>&1 ||
+	op_make install >"$T/make.out" 2>&1 ||
 		fail "make install: $(cat "$T/make.out")"
 	for f in "${INSTALLED[@]}"; do
 		[ -f "$f" ] || fail "make install did not install $f"
@@ -161,15 +167,15 @@ step2_gitolite() {
 	ssh-keygen -q -t ed25519 -N '' -C root -f "$HOME/.ssh/id_ed25519"
 	ssh-keygen -q -t ed25519 -N '' -C dev -f "$KEYS/dev"
 	ssh-keygen -q -t ed25519 -N '' -C host -f "$KEYS/hostkey"
-	# subst: /tmp/admin-$$.pub, not to clobber someone's /tmp/admin.pub;
-	# the name before .pub is the gitolite user name: admin-$$
-	cp ~/.ssh/id_ed25519.pub "/tmp/admin-$$.pub"
-	chmod 644 "/tmp/admin-$$.pub"
-	(cd / && su -s /bin/sh "$GLU" -c "gitolite setup -pk /tmp/admin-$$.pub") \
+	# subst: /tmp/admin-${T##*.}.pub, not to clobber someone's /tmp/admin.pub;
+	# the name before .pub is the gitolite user name: admin-${T##*.}
+	cp ~/.ssh/id_ed25519.pub "/tmp/admin-${T##*.}.pub"
+	chmod 644 "/tmp/admin-${T##*.}.pub"
+	(cd / && su -s /bin/sh "$GLU" -c "gitolite setup -pk /tmp/admin-${T##*.}.pub") \
 		>"$T/setup.out" 2>&1 || fail "gitolite setup: $(cat "$T/setup.out")"
-	rm -f "/tmp/admin-$$.pub"
-	grep -q "gitolite-shell admin-$$" "$GLHOME/.ssh/authorized_keys" ||
-		fail "gitolite wrote no key for admin-$$"
+	rm -f "/tmp/admin-${T##*.}.pub"
+	grep -q "gitolite-shell admin-${T##*.}" "$GLHOME/.ssh/authorized_keys" ||
+		fail "gitolite wrote no key for admin-${T##*.}"
 	start_sshd
 	# the admin adds the repo and the developer (gitolite's documentation)
 	local a=$T/gitolite-admin
@@ -213,10 +219,9 @@ step4_config() {
 	p=$(agent_free_ports 1)
 	echo "$p" >"$STATE/agent_port"
 	# the installed example becomes the site's config (subst: $CONF)
-	if [ -e "$STATE/redeploy.ini.new" ]; then
-		op mv /etc/redeploy/redeploy.ini "$CONF"
-		rm -f "$STATE/redeploy.ini.new"
-	fi
+	[ -d /etc/redeploy ] || echo /etc/redeploy >>"$STATE/new-dirs"
+	op install -d -m 0755 /etc/redeploy
+	op cp /usr/local/share/doc/redeploy/examples/redeploy.ini "$CONF"
 	# subst: repository, path, owner, group, token_group: $GLU's;
 	# listen: a free port (not 8421); token_file; ready: the service port
 	cat >"$CONF" <<EOF
@@ -423,10 +428,9 @@ step10_remove() {
 	op update-rc.d -f redeployd remove >"$T/rc.out" 2>&1 ||
 		fail "update-rc.d remove: $(cat "$T/rc.out")"
 	rm -f "$STATE/rc.new"
-	env -u O -u SAN -u HOOK_BIN -u AGENT_BIN \
-		make -s -C "$TEST_ROOT" uninstall >"$T/make.out" 2>&1 ||
+	op_make uninstall >"$T/make.out" 2>&1 ||
 		fail "make uninstall: $(cat "$T/make.out")"
-	op rm -r "$CONF" "$DEPLOY"	# subst: $CONF, $DEPLOY
+	op rm -r "$CONF" "$DEPLOY"	# subst: $CONF, $DEPLOY (/etc/redeploy: below)
 	rm -f "$STATE/installed" "$STATE/byport.new"
 	! ls /etc/rc?.d/*redeployd >/dev/null 2>&1 || fail "rc links left"
 	if [ -e "$CONF" ] || [ -e "$DEPLOY" ]; then
@@ -438,7 +442,6 @@ step10_remove() {
 	[ ! -e "$BYPORT/$port" ] || fail "$BYPORT/$port left"
 	local f
 	for f in "${INSTALLED[@]}"; do
-		[ "$f" = /etc/redeploy/redeploy.ini ] && continue
 		[ ! -e "$f" ] || fail "make uninstall left $f"
 	done
 	# what INSTALL's removal leaves: reported, then cleaned up here
@@ -495,14 +498,11 @@ for a in ("0.0.0.0", "127.0.0.1"):
 is_root || skip_all "needs root"
 why=$(syslog_unavailable)
 [ -z "$why" ] || skip_all "syslog: $why"
-if ! command -v gitolite >/dev/null || [ ! -x /usr/sbin/sshd ] ||
-	! command -v authbind >/dev/null; then
-	"$TEST_ROOT/scripts/deps" >"$T/deps.out" 2>&1 || true
-fi
+# make test installs nothing: make check (scripts/deps) does
 command -v gitolite >/dev/null ||
-	skip_all "gitolite3 cannot be installed: $(tail -n 1 "$T/deps.out")"
+	skip_all "gitolite3 is not installed (make check or scripts/deps installs it)"
 [ -x /usr/sbin/sshd ] ||
-	skip_all "openssh-server cannot be installed: $(tail -n 1 "$T/deps.out")"
+	skip_all "openssh-server is not installed (make check or scripts/deps installs it)"
 if ! command -v authbind >/dev/null || [ ! -d "$BYPORT" ]; then
 	skip_all "authbind is not installed"
 fi
@@ -512,7 +512,6 @@ done
 [ -x /usr/bin/python3 ] || skip_all "needs /usr/bin/python3 (the init script's PATH)"
 getent passwd www-data >/dev/null || skip_all "no user www-data"
 for f in "${INSTALLED[@]}" "$SHARE"; do
-	[ "$f" = /etc/redeploy/redeploy.ini ] && continue
 	[ ! -e "$f" ] || skip_all "$f exists already: not clobbering an installation"
 done
 getent passwd "$GLU" >/dev/null || getent group "$GLU" >/dev/null &&
@@ -533,10 +532,8 @@ fi
 echo "# service port $(cat "$STATE/port")"
 
 # what exists before, to know what the test made
-[ -e /etc/redeploy/redeploy.ini ] || touch "$STATE/redeploy.ini.new"
-for d in /var/www /run/redeploy /etc/redeploy /usr/local/share/man/man1 \
-	/usr/local/share/man/man5 /usr/local/share/man/man8 \
-	/usr/local/lib/systemd/system /usr/local/lib/systemd; do
+for d in /var/www /run/redeploy /usr/local/share/man/man1 \
+	/usr/local/share/man/man5 /usr/local/share/man/man8; do
 	[ -e "$d" ] || echo "$d" >>"$STATE/new-dirs"
 done
 watch_list >"$T/before.list"

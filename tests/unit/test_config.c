@@ -1141,10 +1141,59 @@ test_ready(void **state)
 		expect_service_error(kv, want);
 	}
 	expect_service_error("ready = udp:127.0.0.1:53", "ready "
-	    "'udp:127.0.0.1:53' must be none, tcp:HOST:PORT or "
+	    "'udp:127.0.0.1:53' must be none, notify, tcp:HOST:PORT or "
 	    "http://HOST:PORT/PATH");
 	expect_service_error("ready = https://localhost/", "ready "
 	    "'https://localhost/' must be none");
+}
+
+/* [service] listen, restart and ready = notify, and the rules they share. */
+static void
+test_service_listen(void **state)
+{
+	struct config	 cfg;
+
+	load_service("ready = notify", &cfg);
+	assert_int_equal(cfg.ready, READY_NOTIFY);
+	assert_int_equal(cfg.restart, RESTART_STOP_FIRST);
+	assert_int_equal(cfg.svc_listen.n, 0);
+	config_free(&cfg);
+
+	load_service("listen = 0.0.0.0:80 [::]:80 unix:/run/site.sock\n"
+	    "ready = notify\nlisten_mode = 0600", &cfg);
+	assert_int_equal(cfg.svc_listen.n, 3);
+	assert_string_equal(cfg.svc_listen.v[1], "[::]:80");
+	assert_string_equal(cfg.svc_listen.v[2], "unix:/run/site.sock");
+	assert_int_equal(cfg.listen_mode, 0600);
+	/* with held sockets, overlap is the default */
+	assert_int_equal(cfg.restart, RESTART_OVERLAP);
+	config_free(&cfg);
+
+	load_service("listen = 127.0.0.1:8000\nrestart = stop-first\n"
+	    "ready = tcp:127.0.0.1:9000", &cfg);
+	assert_int_equal(cfg.restart, RESTART_STOP_FIRST);
+	config_free(&cfg);
+
+	expect_service_error("listen = localhost:80", "listen 'localhost:80': "
+	    "'localhost' is not an IPv4 address");
+	expect_service_error("listen = 0.0.0.0", "listen '0.0.0.0' is not "
+	    "ADDR:PORT");
+	expect_service_error("listen = 0.0.0.0:0", "is not ADDR:PORT");
+	expect_service_error("listen = unix:run/x", "is not "
+	    "unix:/ABSOLUTE/PATH");
+	expect_service_error("listen = 127.0.0.1:80 127.0.0.1:80",
+	    "listen '127.0.0.1:80' is given twice");
+	expect_service_error("restart = rolling", "restart 'rolling' must be "
+	    "overlap or stop-first");
+	expect_service_error("restart = overlap", "restart = overlap needs "
+	    "[service] listen");
+	/* the kernel answers a connect to a socket the agent holds */
+	expect_service_error("ready = tcp:127.0.0.1:8000\nrestart = stop-first"
+	    "\nlisten = 0.0.0.0:8000", "use ready = http://... or notify");
+	expect_service_error("ready = tcp:[::1]:8000\nrestart = stop-first\n"
+	    "listen = [::1]:8000", "is a socket redeployd holds itself");
+	expect_service_error("ready = none\nlisten = 127.0.0.1:8000",
+	    "restart = overlap needs ready = notify or http://");
 }
 
 static void
@@ -1267,6 +1316,7 @@ main(void)
 		cmocka_unit_test(test_symlinks),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_service_listen),
 		cmocka_unit_test(test_realpath),
 		cmocka_unit_test(test_error_names_path_as_given),
 		cmocka_unit_test(test_small_errbuf),

@@ -127,6 +127,9 @@ test_prune_plan(void **state)
 	assert_string_equal(plan("dddd", 2), "..xx");
 	/* many failed: at most keep of them stay */
 	assert_string_equal(plan("ffffD", 2), "..xx.");
+	/* keep = 0: the newest failed one stays for inspection (redeploy(1)) */
+	assert_string_equal(plan("fD", 0), "..");
+	assert_string_equal(plan("fDfd", 0), "..x.");
 }
 
 static void
@@ -188,6 +191,52 @@ test_vet_name(void **state)
 	assert_int_equal(vet_name(".GIT"), -1);
 	assert_int_equal(vet_name(".Git"), -1);
 	assert_int_equal(vet_name("a/b"), -1);
+	/* what git's fsck and libgit2 refuse whatever protectNTFS/HFS say */
+	assert_int_equal(vet_name(".git."), -1);
+	assert_int_equal(vet_name(".git. . "), -1);
+	assert_int_equal(vet_name(".git "), -1);
+	assert_int_equal(vet_name("git~1"), -1);
+	assert_int_equal(vet_name("GIT~1"), -1);
+	assert_int_equal(vet_name("GIT~1.."), -1);
+	assert_int_equal(vet_name(".git::$INDEX_ALLOCATION"), -1);
+	assert_int_equal(vet_name(".git\\foo"), -1);
+	assert_int_equal(vet_name(".g\xe2\x80\x8cit"), -1);	/* U+200C */
+	assert_int_equal(vet_name(".GI\xef\xbb\xbfT"), -1);	/* U+FEFF */
+	assert_int_equal(vet_name("git~2"), 0);
+	assert_int_equal(vet_name(".gitx"), 0);
+	assert_int_equal(vet_name("git~1x"), 0);
+	assert_int_equal(vet_name(".g\xc3\xafit"), 0);	/* a real letter */
+	assert_int_equal(vet_name("\xff.git"), 0);
+}
+
+static void
+test_vet_entry(void **state)
+{
+	char why[256];
+
+	assert_int_equal(vet_entry("a", 0100644, why, sizeof(why)), 0);
+	assert_int_equal(vet_entry("a", 0100755, why, sizeof(why)), 0);
+	assert_int_equal(vet_entry("a", 0040000, why, sizeof(why)), 0);
+	assert_int_equal(vet_entry("a", 0120000, why, sizeof(why)), 0);
+	assert_int_equal(vet_entry("a", 0160000, why, sizeof(why)), 0);
+	assert_int_equal(vet_entry("a", 0100664, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "100664"));
+	assert_int_equal(vet_entry("a", 0100600, why, sizeof(why)), -1);
+	assert_int_equal(vet_entry("a", 0060000, why, sizeof(why)), -1);
+	assert_int_equal(vet_entry("git~1", 0040000, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "git~1"));
+	/* symlinked dot files git reads */
+	assert_int_equal(vet_entry(".gitmodules", 0120000, why, sizeof(why)),
+	    -1);
+	assert_int_equal(vet_entry("GITMOD~1", 0120000, why, sizeof(why)), -1);
+	assert_int_equal(vet_entry("gi7eba~3", 0120000, why, sizeof(why)), -1);
+	assert_int_equal(vet_entry(".gitattributes ", 0120000, why,
+	    sizeof(why)), -1);
+	assert_int_equal(vet_entry(".GitIgnore", 0120000, why, sizeof(why)),
+	    -1);
+	assert_int_equal(vet_entry(".gitmodules", 0100644, why, sizeof(why)),
+	    0);
+	assert_int_equal(vet_entry("gitmodules", 0120000, why, sizeof(why)), 0);
 }
 
 static void
@@ -216,6 +265,7 @@ main(void)
 		cmocka_unit_test(test_refs_lines),
 		cmocka_unit_test(test_refs_args),
 		cmocka_unit_test(test_vet_name),
+		cmocka_unit_test(test_vet_entry),
 		cmocka_unit_test(test_vet_shared),
 	};
 
