@@ -145,6 +145,7 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
 		work[0] = '\0';
 		goto out;
 	}
+	crashpoint("housekeeping");
 	if (from_meta != NULL && unlinkat(releasesfd, from_meta, 0) == -1 &&
 	    errno != ENOENT) {
 		snprintf(err, n, "removing '%s': %s", from_meta,
