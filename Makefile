@@ -51,6 +51,8 @@ SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 
 HOOK_PKGS = libgit2 inih libcurl jansson
+# libcurl's headers only: the hook dlopens it when it calls the agent.
+HOOK_LINK_PKGS = libgit2 inih jansson
 AGENT_PKGS = libmicrohttpd jansson inih
 TEST_PKGS = cmocka inih
 pkgcflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
@@ -81,7 +83,7 @@ all: $(HOOK_BIN) $(AGENT_BIN)
 
 $(HOOK_BIN): $(HOOK_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_PKGS)) -lpthread
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(call pkglibs,$(HOOK_LINK_PKGS)) -lpthread -ldl
 
 $(AGENT_BIN): $(AGENT_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
@@ -107,7 +109,8 @@ $(O)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(HOOK_LIB_OBJ) $(AGENT_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -Ihook -Iagent $(call pkgcflags,$(TEST_PKGS)) \
 		$(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter-out $(O)/build-flags,$^) \
-		$(call pkglibs,$(TEST_PKGS) $(HOOK_PKGS) $(AGENT_PKGS)) -lpthread
+		$(call pkglibs,$(TEST_PKGS) $(HOOK_LINK_PKGS) $(AGENT_PKGS)) \
+		-lpthread -ldl
 
 units: $(UNIT_BIN)
 
@@ -146,7 +149,7 @@ fuzz_http_SRC = agent/http.c agent/httpcheck.c agent/loop.c agent/ring.c \
 fuzz_config_SRC =
 fuzz_refs_SRC = hook/refs.c
 fuzz_answer_SRC = hook/ops.c hook/client.c hook/reconcile.c \
-	hook/release.c hook/restart.c hook/crashpoint.c hook/tip.c \
+	hook/release.c hook/restart.c hook/crashpoint.c hook/tip.c hook/links.c \
 	hook/repo.c
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_O)/fuzz_%)
 

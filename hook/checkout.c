@@ -68,6 +68,8 @@ struct co_worker {
 	git_tree	*root;		/* for resolving symlinks */
 	struct attr	*attr;		/* NULL: no attributes in use */
 	struct checkout_stats st;
+	struct links	 added;		/* symlinks written */
+	struct links	 removed;	/* links and directories a sync removed */
 	pthread_t	 tid;
 	char		 err[ERRLEN];
 };
@@ -354,6 +356,10 @@ co_symlink(struct co_worker *w, int dirfd, const char *name,
 		    strerror(errno));
 		return -1;
 	}
+	if (links_add(&w->added, path) == -1) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -1;
+	}
 	w->st.links++;
 	return 0;
 }
@@ -615,11 +621,101 @@ co_same(const git_tree_entry *a, const git_tree_entry *b)
 	    git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b));
 }
 
+static int
+co_walked(git_filemode_t m)
+{
+	return m == GIT_FILEMODE_TREE || m == GIT_FILEMODE_LINK ||
+	    m == GIT_FILEMODE_COMMIT;
+}
+
+/*
+ * Can replacing entry oe by e (either NULL: added, removed) change where a
+ * symlink elsewhere in the tree resolves?  vet_symlink walks directories
+ * and follows symlinks; a file, whatever its content, ends a path the same
+ * way a missing entry does.  So only directories, symlinks and submodules
+ * that appear, go or change type (or target) matter.
+ */
+static int
+co_restructures(const git_tree_entry *oe, const git_tree_entry *e)
+{
+	git_filemode_t a = oe ? git_tree_entry_filemode(oe) : GIT_FILEMODE_BLOB;
+	git_filemode_t b = e ? git_tree_entry_filemode(e) : GIT_FILEMODE_BLOB;
+
+	if (a == GIT_FILEMODE_TREE && b == GIT_FILEMODE_TREE)
+		return 0;
+	return co_walked(a) || co_walked(b);
+}
+
+struct co_count {
+	const struct config *cfg;
+	const char	*base;		/* path of the subtree walked */
+	unsigned long	 files;
+	unsigned long	 entries;
+};
+
+static int
+co_count_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct co_count *cc = payload;
+	char path[4096];
+
+	if (cc->cfg->shared.n > 0) {
+		snprintf(path, sizeof(path), "%s/%s%s", cc->base, root,
+		    git_tree_entry_name(e));
+		if (vet_is_shared(&cc->cfg->shared, path))
+			return 1;
+	}
+	cc->entries++;
+	switch (git_tree_entry_filemode(e)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		cc->files++;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* How many files a sync takes away with old entry oe (a walk of what is
+ * removed only), so that the new count is the old one plus the diff. */
+static int
+co_count_removed(struct co_worker *w, const git_tree_entry *oe,
+    const char *path)
+{
+	struct co_count cc = { w->co->o->cfg, path, 0, 0 };
+	git_tree *sub = NULL;
+
+	w->st.removed_entries++;
+	switch (git_tree_entry_filemode(oe)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		w->st.removed++;
+		return 0;
+	case GIT_FILEMODE_TREE:
+		break;
+	default:
+		return 0;
+	}
+	if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(oe)) != 0 ||
+	    git_tree_walk(sub, GIT_TREEWALK_PRE, co_count_cb, &cc) != 0) {
+		snprintf(w->err, sizeof(w->err), "reading tree '%s': %s", path,
+		    co_giterr());
+		git_tree_free(sub);
+		return -1;
+	}
+	git_tree_free(sub);
+	w->st.removed += cc.files;
+	w->st.removed_entries += cc.entries;
+	return 0;
+}
+
 /*
  * Bring a directory that holds the base tree to the new tree: remove what
  * went away or changed, write what is new or changed as new inodes, and
  * recurse only into subtrees whose ids differ.  Unchanged files stay hard
  * links shared with the live release; nothing is written through them.
+ * When recycling an old release into the spare, base_fd is the release
+ * that holds the new tree: what changed is a hard link to it, not a write.
  */
 static int
 co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
@@ -631,7 +727,7 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 	struct stat dst;
 	char path[4096];
 	size_t i, rlen = strlen(t->rel);
-	int rc = -1;
+	int linkfd = -1, rc = -1;
 
 	if (git_tree_lookup(&tree, w->repo, &t->tree) != 0 ||
 	    git_tree_lookup(&old, w->repo, &t->base) != 0) {
@@ -642,6 +738,8 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 	/* the same verdict as a full checkout: see vet.c */
 	if (vet_tree(tree, t->rel, w->err, sizeof(w->err)) == -1)
 		goto out;
+	if (co->o->recycle && co->o->base_fd != -1)
+		linkfd = fs_open_beneath(co->o->base_fd, t->rel);
 	for (i = 0; i < git_tree_entrycount(old); i++) {
 		oe = git_tree_entry_byindex(old, i);
 		e = git_tree_entry_byname(tree, git_tree_entry_name(oe));
@@ -653,6 +751,16 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 		    git_tree_entry_name(oe));
 		if (vet_is_shared(&cfg->shared, path))
 			continue;
+		if (co_restructures(oe, e))
+			w->st.restructured = 1;
+		if (co_count_removed(w, oe, path) == -1)
+			goto out;
+		if ((git_tree_entry_filemode(oe) == GIT_FILEMODE_LINK ||
+		    git_tree_entry_filemode(oe) == GIT_FILEMODE_TREE) &&
+		    links_add(&w->removed, path) == -1) {
+			snprintf(w->err, sizeof(w->err), "out of memory");
+			goto out;
+		}
 		if (fs_remove_tree(dirfd, git_tree_entry_name(oe)) == -1 &&
 		    !(errno == ENOENT && w->attr != NULL)) {
 			snprintf(w->err, sizeof(w->err), "removing '%s': %s",
@@ -717,11 +825,16 @@ co_sync_dir(struct co_worker *w, const struct co_task *t, int dirfd)
 			}
 			continue;
 		}
-		if (co_entry(w, dirfd, -1, NULL, e, path) == -1)
+		if (co_restructures(oe, e))
+			w->st.restructured = 1;
+		if (co_entry(w, dirfd, linkfd, linkfd != -1 ? tree : NULL, e,
+		    path) == -1)
 			goto out;
 	}
 	rc = 0;
 out:
+	if (linkfd != -1)
+		close(linkfd);
 	git_tree_free(old);
 	git_tree_free(tree);
 	return rc;
@@ -789,11 +902,13 @@ struct co_walk {
 	struct co_worker *w;
 	unsigned long	 files;
 	unsigned long	 entries;
+	struct links	*links;		/* every symlink met */
 };
 
-/* After a sync every symlink of the new tree is vetted again: a link that
- * did not change can escape through one that did ("d -> ." next to an
- * unchanged "e -> d/.."). */
+/* After a sync that added, removed or retyped a directory or symlink,
+ * every symlink of the new tree is vetted again: a link that did not
+ * change can escape through one that did ("d -> ." next to an unchanged
+ * "e -> d/.."). */
 static int
 co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 {
@@ -835,11 +950,117 @@ co_walk_cb(const char *root, const git_tree_entry *e, void *payload)
 		cw->files++;
 		return 0;
 	case GIT_FILEMODE_LINK:
+		if (links_add(cw->links, path) == -1) {
+			snprintf(cw->w->err, sizeof(cw->w->err), "out of memory");
+			return -1;
+		}
 		return co_link_target(cw->w, git_tree_entry_id(e), path, target,
 		    sizeof(target));
 	default:
 		return 0;
 	}
+}
+
+/* Vet again a symlink of the new tree, found by its path. */
+static int
+co_vet_path(struct co_worker *w, const char *path)
+{
+	git_tree_entry *e = NULL;
+	char target[CO_MAXLINK];
+	int rc;
+
+	if (git_tree_entry_bypath(&e, w->root, path) != 0 ||
+	    git_tree_entry_filemode(e) != GIT_FILEMODE_LINK) {
+		git_tree_entry_free(e);
+		return -2;	/* the index is wrong: walk instead */
+	}
+	rc = co_link_target(w, git_tree_entry_id(e), path, target,
+	    sizeof(target));
+	git_tree_entry_free(e);
+	return rc;
+}
+
+/*
+ * After a sync: every symlink of the new tree, vetted again when the diff
+ * could have moved one (restructured), from the base's index and the diff
+ * when there is one, else by walking the tree; and the file count.
+ */
+static int
+co_after_sync(const struct checkout_opts *o, struct co_worker *w, int nw,
+    int restructured, unsigned long made, struct checkout_stats *st,
+    char *err, size_t n)
+{
+	const struct config *cfg = o->cfg;
+	struct links all_added = { 0 }, all_removed = { 0 };
+	unsigned long removed = 0, gone = 0;
+	size_t off;
+	int i, v = 0, rc = -1;
+
+	for (i = 0; i < nw; i++) {
+		removed += w[i].st.removed;
+		gone += w[i].st.removed_entries;
+	}
+	if (o->base_links != NULL && o->base_files >= 0 &&
+	    o->base_entries >= 0) {
+		/* the whole new tree is bounded, not only what was made */
+		st->entries = (unsigned long)o->base_entries + made > gone ?
+		    (unsigned long)o->base_entries + made - gone : 0;
+		if (st->entries > (unsigned long)cfg->max_entries) {
+			snprintf(err, n, "the tree has more than max_entries = "
+			    "%d files, links and directories (raise it in "
+			    "'%s' or deploy less)", cfg->max_entries,
+			    cfg->file);
+			errno = EFBIG;
+			goto out;
+		}
+		for (i = 0; i < nw; i++)
+			if (links_append(&all_added, &w[i].added) == -1 ||
+			    links_append(&all_removed, &w[i].removed) == -1)
+				goto oom;
+		if (links_merge(&st->symlinks, o->base_links, &all_removed,
+		    &all_added) == -1)
+			goto oom;
+		st->symlinks_known = 1;
+		w[0].err[0] = '\0';
+		for (off = 0; restructured && off < st->symlinks.len;
+		    off += strlen(st->symlinks.p + off) + 1)
+			if ((v = co_vet_path(&w[0], st->symlinks.p + off)) < 0)
+				break;
+		if (v == -1) {
+			snprintf(err, n, "%s", w[0].err);
+			goto out;
+		}
+		st->linked = (unsigned long)o->base_files > removed ?
+		    (unsigned long)o->base_files - removed : 0;
+	}
+	if (o->base_links == NULL || o->base_files < 0 ||
+	    o->base_entries < 0 || v == -2) {
+		struct co_walk cw = { &w[0], 0, 0, &st->symlinks };
+
+		links_free(&st->symlinks);
+		w[0].err[0] = '\0';
+		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
+		    &cw) != 0) {
+			snprintf(err, n, "%s", w[0].err[0] ? w[0].err :
+			    co_giterr());
+			goto out;
+		}
+		st->symlinks_known = 1;
+		st->entries = cw.entries;
+		/* unchanged files are still links to the live release */
+		for (i = 0; i < nw; i++)
+			cw.files -= w[i].st.written < cw.files ?
+			    w[i].st.written : cw.files;
+		st->linked = cw.files;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, n, "out of memory");
+out:
+	links_free(&all_added);
+	links_free(&all_removed);
+	return rc;
 }
 
 /* Writers for a checkout: one per core, a few at most. */
@@ -858,7 +1079,7 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 	struct co co;
 	struct co_worker w[CO_MAXTHREADS];
 	struct co_task *t;
-	int i, nthreads, started = 0, rc = -1;
+	int i, nthreads, started = 0, restructured = 0, rc = -1;
 	mode_t rx;
 
 	memset(&co, 0, sizeof(co));
@@ -901,22 +1122,24 @@ checkout_run(const struct checkout_opts *o, struct checkout_stats *st,
 		snprintf(err, n, "%s", co.err);
 		goto out;
 	}
-	if (o->sync) {
-		struct co_walk cw = { &w[0], 0, 0 };
-
-		w[0].err[0] = '\0';
-		if (git_tree_walk(w[0].root, GIT_TREEWALK_PRE, co_walk_cb,
-		    &cw) != 0) {
-			snprintf(err, n, "%s", w[0].err[0] ? w[0].err :
-			    co_giterr());
-			goto out;
-		}
-		/* unchanged files are still links to the live release */
+	for (i = 0; i < nthreads; i++)
+		restructured |= w[i].st.restructured;
+	/* A sync of files only cannot change where any symlink resolves:
+	 * the count is the base's plus the diff, the links the base's, and
+	 * nothing is walked.  A full checkout met every link. */
+	if (o->recycle)
+		;
+	else if (!o->sync) {
 		for (i = 0; i < nthreads; i++)
-			cw.files -= w[i].st.written < cw.files ?
-			    w[i].st.written : cw.files;
-		st->linked = cw.files;
-	}
+			if (links_append(&st->symlinks, &w[i].added) == -1) {
+				snprintf(err, n, "out of memory");
+				goto out;
+			}
+		st->symlinks_known = 1;
+		st->entries = atomic_load(&co.entries);
+	} else if (co_after_sync(o, w, nthreads, restructured,
+	    atomic_load(&co.entries), st, err, n) == -1)
+		goto out;
 	rc = 0;
 out:
 	while ((t = co.head) != NULL) {
@@ -928,13 +1151,21 @@ out:
 		st->linked += w[i].st.linked;
 		st->dirs += w[i].st.dirs;
 		st->links += w[i].st.links;
+		st->removed += w[i].st.removed;
+		st->removed_entries += w[i].st.removed_entries;
+		st->restructured |= w[i].st.restructured;
 		st->bytes += w[i].st.bytes;
+		links_free(&w[i].added);
+		links_free(&w[i].removed);
 		co_worker_close(&w[i]);
 	}
 	pthread_cond_destroy(&co.cv);
 	pthread_mutex_destroy(&co.mu);
-	if (rc == -1)
+	if (rc == -1) {
+		links_free(&st->symlinks);
+		st->symlinks_known = 0;
 		errno = co.errnum;
+	}
 	return rc;
 }
 

@@ -7,8 +7,15 @@
  * is a symlink), goes only into the Authorization header, and is wiped
  * after the request; it is never in argv, the environment or a log line.
  * Proxies from the environment are ignored: the agent is on loopback.
+ *
+ * libcurl and the ~20 libraries it pulls in are loaded with dlopen(3) the
+ * first time the agent is called: a hook run that deploys nothing, or a
+ * deploy of a static site, never pays for them.  The table below names
+ * every libcurl function used, with its prototype from <curl/curl.h>, so
+ * the compiler checks each call as if it were linked.
  */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +26,79 @@
 #include "token.h"
 
 #define CLIENT_MAXBODY	(1 << 20)
+#define CLIENT_LIBCURL	"libcurl.so.4"
+
+static struct {
+	int		 state;		/* 0 not tried, 1 loaded, -1 failed */
+	void		*dl;
+	CURLcode	(*global_init)(long);
+	void		(*global_cleanup)(void);
+	CURL		*(*easy_init)(void);
+	CURLcode	(*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode	(*easy_perform)(CURL *);
+	CURLcode	(*easy_getinfo)(CURL *, CURLINFO, ...);
+	void		(*easy_cleanup)(CURL *);
+	const char	*(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void		(*slist_free_all)(struct curl_slist *);
+} cl;
+
+/* One symbol into a typed pointer; the cast goes through the POSIX rule
+ * that dlsym's result may be stored in a function pointer. */
+#define CLIENT_SYM(field, name) do {					\
+	void *sym_ = dlsym(cl.dl, name);				\
+	if (sym_ == NULL)						\
+		goto fail;						\
+	memcpy(&cl.field, &sym_, sizeof(sym_));				\
+} while (0)
+
+static int
+client_load(char *err, size_t n)
+{
+	const char *why;
+
+	if (cl.state == 1)
+		return 0;
+	if (cl.state == -1)
+		goto fail;
+	if ((cl.dl = dlopen(CLIENT_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		goto fail;
+	CLIENT_SYM(global_init, "curl_global_init");
+	CLIENT_SYM(global_cleanup, "curl_global_cleanup");
+	CLIENT_SYM(easy_init, "curl_easy_init");
+	CLIENT_SYM(easy_setopt, "curl_easy_setopt");
+	CLIENT_SYM(easy_perform, "curl_easy_perform");
+	CLIENT_SYM(easy_getinfo, "curl_easy_getinfo");
+	CLIENT_SYM(easy_cleanup, "curl_easy_cleanup");
+	CLIENT_SYM(easy_strerror, "curl_easy_strerror");
+	CLIENT_SYM(slist_append, "curl_slist_append");
+	CLIENT_SYM(slist_free_all, "curl_slist_free_all");
+	if (cl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto fail;
+	cl.state = 1;
+	return 0;
+fail:
+	why = cl.state == -1 ? "not available" : dlerror();
+	cl.state = -1;
+	if (cl.dl != NULL) {
+		dlclose(cl.dl);
+		cl.dl = NULL;
+	}
+	snprintf(err, n, "cannot load %s to reach the agent: %s (install "
+	    "the libcurl4 package)", CLIENT_LIBCURL, why ? why : "unknown");
+	return -1;
+}
+
+/* At exit: the library's own cleanup, if it was ever loaded. */
+void
+client_cleanup(void)
+{
+	if (cl.state != 1)
+		return;
+	cl.global_cleanup();
+	dlclose(cl.dl);
+	memset(&cl, 0, sizeof(cl));
+}
 
 struct client_buf {
 	char	*p;
@@ -67,6 +147,10 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	int v6 = strcmp(cfg->listen_host, "::1") == 0, rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	if (client_load(err, n) == -1) {
+		out->code = -1;	/* nothing was asked */
+		return -1;
+	}
 	if (token_read(cfg->token_file, token, err, n) == -1) {
 		out->code = -1;	/* nothing was asked */
 		return -1;
@@ -75,27 +159,27 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	explicit_bzero(token, sizeof(token));
 	snprintf(url, sizeof(url), "http://%s%s%s:%d%s", v6 ? "[" : "",
 	    cfg->listen_host, v6 ? "]" : "", cfg->listen_port, path);
-	if ((c = curl_easy_init()) == NULL ||
-	    (hdr = curl_slist_append(NULL, auth)) == NULL) {
+	if ((c = cl.easy_init()) == NULL ||
+	    (hdr = cl.slist_append(NULL, auth)) == NULL) {
 		snprintf(err, n, "out of memory");
 		goto out;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "redeploy");
+	cl.easy_setopt(c, CURLOPT_URL, url);
+	cl.easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	cl.easy_setopt(c, CURLOPT_NOPROXY, "*");
+	cl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	cl.easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000.0));
+	cl.easy_setopt(c, CURLOPT_WRITEFUNCTION, client_write);
+	cl.easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	cl.easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	cl.easy_setopt(c, CURLOPT_USERAGENT, "redeploy");
 	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+		cl.easy_setopt(c, CURLOPT_POST, 1L);
+		cl.easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		cl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
 	}
-	cc = curl_easy_perform(c);
+	cc = cl.easy_perform(c);
 	/* -1: the agent did nothing for sure (not reached, token refused);
 	 * set to the status below once it answered. */
 	out->code = cc == CURLE_COULDNT_CONNECT ? -1 : 0;
@@ -112,10 +196,10 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	}
 	if (cc != CURLE_OK) {
 		snprintf(err, n, "asking the agent (%s %s): %s", method, path,
-		    cerr[0] ? cerr : curl_easy_strerror(cc));
+		    cerr[0] ? cerr : cl.easy_strerror(cc));
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->code);
+	cl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->code);
 	if (out->code == 401) {
 		out->code = -1;
 		snprintf(err, n, "the agent refused the token in '%s' (it is "
@@ -129,9 +213,9 @@ client_call(const struct config *cfg, const char *method, const char *path,
 	rc = 0;
 out:
 	explicit_bzero(auth, sizeof(auth));
-	curl_slist_free_all(hdr);
+	cl.slist_free_all(hdr);
 	if (c != NULL)
-		curl_easy_cleanup(c);
+		cl.easy_cleanup(c);
 	free(b.p);
 	return rc;
 }

@@ -224,6 +224,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	struct checkout_opts o;
 	git_commit *basec = NULL;
 	git_oid basetree;
+	struct links base_links = { 0 };
 	char hex[17], id[RELEASE_IDLEN];
 	int have_base = 0, sync = 0, rc = -1;
 
@@ -263,6 +264,13 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	o.base_fd = have_base && !sync ? c->basefd : -1;
 	o.root_fd = c->rootfd;
 	o.sync = sync;
+	/* what the spare holds, counted at its deploy: the new count is
+	 * that plus the diff */
+	o.base_files = sync && cur->files > 0 ? cur->files : -1;
+	o.base_entries = sync && cur->entries > 0 ? cur->entries : -1;
+	/* and its symlinks: vetted again from the index, not a walk */
+	if (sync && links_read(c->releasesfd, cur->id, &base_links) == 0)
+		o.base_links = &base_links;
 	o.uid = c->uid;
 	o.gid = c->gid;
 	o.threads = checkout_threads();
@@ -288,6 +296,7 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 
 	rel->time = (int64_t)time(NULL);
 	rel->files = (long)(st->written + st->linked);
+	rel->entries = (long)st->entries;
 	rel->serial = deploy_next_serial(c->pathfd);
 	if (deploy_pick_id(c->releasesfd, rel->time, git_oid_tostr_s(commit),
 	    id, sizeof(id)) == -1) {
@@ -302,6 +311,12 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 		    cfg->path);
 		goto out;
 	}
+	if (st->symlinks_known && links_write(c->releasesfd, id, &st->symlinks,
+	    c->uid, c->gid) == -1) {
+		deploy_fail(c, "writing the symlink index in '%s/releases'",
+		    cfg->path);
+		goto out;
+	}
 	if (renameat(c->releasesfd, c->incoming, c->releasesfd, id) == -1 ||
 	    fsync(c->releasesfd) == -1) {
 		deploy_fail(c, "naming release '%s'", id);
@@ -310,6 +325,8 @@ deploy_build(struct deploy_ctx *c, const git_oid *commit, git_tree *tree,
 	c->incoming[0] = '\0';
 	rc = 0;
 out:
+	links_free(&base_links);
+	links_free(&st->symlinks);
 	git_commit_free(basec);
 	return rc;
 }
@@ -372,13 +389,12 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 		    rel->id);
 		lock_note(c->lockfd, what);
 	}
-	if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
-		log_warn("pruning old releases in '%s/releases'", c->cfg->path);
-	else if (pruned > 0 && pid == -1)
-		log_info("removed %zu old release%s", pruned,
-		    pruned == 1 ? "" : "s");
-	if (tree == NULL)	/* no repository at hand: no spare */
+	if (tree == NULL) {	/* no repository at hand: no spare */
+		if (release_prune(c->pathfd, c->cfg->keep, &pruned) == -1)
+			log_warn("pruning old releases in '%s/releases'",
+			    c->cfg->path);
 		goto done;
+	}
 	memset(&o, 0, sizeof(o));
 	o.repo_path = c->req->repo_path;
 	o.cfg = c->cfg;
@@ -390,10 +406,14 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 		o.commit = &commit;
 		o.attrs = strstr(rel->build, " attrs=") != NULL;
 	}
-	if (spare_make(c->pathfd, c->releasesfd, rel->id, &o, c->suid, c->sgid,
-	    err, sizeof(err)) == -1)
+	/* The release that falls out of `keep` becomes the next spare. */
+	if (spare_prepare(c->pathfd, c->releasesfd, rel, &o, c->suid, c->sgid,
+	    &pruned, err, sizeof(err)) == -1)
 		log_warnx("preparing the next deploy: %s", err);
 done:
+	if (pruned > 0 && pid == -1)
+		log_info("removed %zu old release%s", pruned,
+		    pruned == 1 ? "" : "s");
 	if (pid == 0)
 		_exit(0);	/* the parent reports and cleans up */
 }

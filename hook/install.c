@@ -147,6 +147,7 @@ install_hook(const char *repo, const char *config_path, const char *self,
 		goto out;
 	}
 	snprintf(file, sizeof(file), "%s/config", abs);
+	repo_init();
 	if (git_config_open_ondisk(&gc, file) != 0 ||
 	    git_config_set_bool(gc, "receive.fsckObjects", 1) != 0) {
 		log_warnx("setting receive.fsckObjects in '%s': %s", file,

@@ -8,7 +8,6 @@
  * error, 3 system error (doc/redeploy.1).
  */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -600,17 +599,9 @@ main(int argc, char **argv)
 	}
 	argc = rest;
 	optind = 1;
-	git_libgit2_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	/* Objects were checked on receive (receive.fsckObjects); rehashing
-	 * every blob again costs a third of a full checkout. */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-	/* Nobody's ~/.gitconfig or /etc/gitconfig steers a deploy. */
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	/* libgit2 and libcurl start on first use (repo_init, client_call). */
 	rc = commands[i].fn(cfgpath, argc - optind, argv + optind);
-	curl_global_cleanup();
-	git_libgit2_shutdown();
+	client_cleanup();
+	repo_shutdown();
 	return rc;
 }

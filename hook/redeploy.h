@@ -25,6 +25,8 @@
 #define RELEASE_IDLEN	64
 
 /* repo.c - the repository and where the config comes from */
+void	repo_init(void);
+void	repo_shutdown(void);
 int	repo_open(git_repository **out, const char *path, char *err, size_t n);
 int	repo_set_quarantine(const char *git_dir, const char *path, char *err,
 	    size_t n);
@@ -77,6 +79,7 @@ struct release {
 	int64_t	 time;
 	long	 serial;	/* per path, increasing: orders releases */
 	long	 files;
+	long	 entries;	/* files, links and directories checked out */
 	int	 current;
 };
 struct release_list {
@@ -97,6 +100,7 @@ int	release_switch(int pathfd, const char *id, uid_t uid, gid_t gid);
 int	release_prune_plan(const struct release_list *l, int keep,
 	    unsigned char *doomed);
 int	release_prune(int pathfd, int keep, size_t *removed);
+int	release_remove(int releasesfd, const char *id);
 int	release_clean_debris(int pathfd);
 
 /* vet.c - names and symlink targets from a pushed tree */
@@ -110,13 +114,36 @@ int	vet_is_shared(const struct config_list *shared, const char *path);
 int	vet_under_shared(const struct config_list *shared, const char *path);
 int	vet_shared_below(const struct config_list *shared, const char *path);
 
+/* links.c - a release's symlink paths, releases/<id>.links */
+struct links {
+	char	*p;		/* NUL-terminated paths, one after another */
+	size_t	 len, cap;
+};
+int	links_add(struct links *b, const char *path);
+int	links_append(struct links *dst, const struct links *src);
+void	links_free(struct links *b);
+int	links_merge(struct links *out, const struct links *base,
+	    const struct links *removed, const struct links *added);
+int	links_read(int releasesfd, const char *id, struct links *out);
+int	links_write(int releasesfd, const char *id, const struct links *l,
+	    uid_t uid, gid_t gid);
+int	links_remove(int releasesfd, const char *id);
+
 /* checkout.c - write a commit's tree into a fresh directory */
 struct checkout_stats {
 	unsigned long	written;	/* files written from the object store */
 	unsigned long	linked;		/* unchanged files reused (hard links) */
 	unsigned long	dirs;
 	unsigned long	links;		/* symlinks */
+	unsigned long	removed;	/* files a sync removed */
+	unsigned long	removed_entries; /* entries a sync removed */
+	unsigned long	entries;	/* in the new tree; 0: not known */
 	unsigned long long bytes;
+	int		restructured;	/* a sync added, removed or retyped a
+					 * directory, symlink or submodule */
+	struct links	symlinks;	/* every symlink of the new tree, for
+					 * <id>.links, when symlinks_known */
+	int		symlinks_known;
 };
 struct checkout_opts {
 	const char	*repo_path;	/* absolute path of the bare repository */
@@ -127,6 +154,13 @@ struct checkout_opts {
 	int		 root_fd;	/* the empty directory to fill, or with
 					 * sync, the one holding base_tree */
 	int		 sync;		/* apply base_tree -> tree in root_fd */
+	int		 recycle;	/* with sync: base_fd holds `tree` (a
+					 * vetted release); changed files are
+					 * hard links to it */
+	long		 base_files;	/* with sync: files in base_tree, or -1 */
+	long		 base_entries;	/* with sync: its entries, or -1 */
+	const struct links *base_links;	/* with sync: base_tree's symlinks,
+					 * or NULL (then the tree is walked) */
 	uid_t		 uid;		/* (uid_t)-1: leave the caller's */
 	gid_t		 gid;
 	int		 threads;
@@ -161,6 +195,13 @@ int	spare_take(int releasesfd, const char *live_id, const char *incoming);
 int	spare_make(int pathfd, int releasesfd, const char *id,
 	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
 	    char *err, size_t n);
+int	spare_recycle(int pathfd, int releasesfd, const char *from,
+	    const char *from_meta, const git_oid *old_tree, const char *id,
+	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
+	    char *err, size_t n);
+int	spare_prepare(int pathfd, int releasesfd, const struct release *live,
+	    const struct checkout_opts *tmpl, uid_t suid, gid_t sgid,
+	    size_t *pruned, char *err, size_t n);
 
 /* restart.c - restart through the agent, verify, or roll back */
 struct restart_site {
@@ -216,6 +257,7 @@ int	client_call(const struct config *cfg, const char *method,
 void	client_reply_free(struct client_reply *r);
 void	client_reply_parse(struct client_reply *r);
 #define CLIENT_INT_MAX	(1LL << 53)	/* larger: not a number we read */
+void	client_cleanup(void);
 const char *client_str(const struct client_reply *r, const char *key);
 long long client_int(const struct client_reply *r, const char *key);
 void	client_print_log(const struct client_reply *r, size_t max);

@@ -6,6 +6,7 @@
  *
  * Layout under PATH: current -> releases/<id>; releases/<id>/ (the served
  * tree); releases/<id>.meta (key=value metadata, outside the served tree);
+ * releases/<id>.links (its symlink paths, links.c);
  * releases/.incoming-* and .trash-* (work in progress, removed under the
  * lock by the next deploy); releases/.spare-<id> (a hard-link copy of the
  * live release that the next deploy turns into its own).  An id is <UTC time>-<short sha>[-N]; the
@@ -80,8 +81,9 @@ release_meta_format(const struct release *r, char *buf, size_t n)
 {
 	int len = snprintf(buf, n, "id=%s\ncommit=%s\nref=%s\npusher=%s\n"
 	    "time=%" PRId64 "\nserial=%ld\nresult=%s\nfiles=%ld\nbuild=%s\n"
-	    "prev=%s\n", r->id, r->commit, r->ref, r->pusher, r->time,
-	    r->serial, r->result, r->files, r->build, r->prev);
+	    "prev=%s\nentries=%ld\n", r->id, r->commit, r->ref, r->pusher,
+	    r->time, r->serial, r->result, r->files, r->build, r->prev,
+	    r->entries);
 
 	if (len >= 0 && (size_t)len < n && r->reason[0] != '\0') {
 		char clean[sizeof(r->reason)];
@@ -142,12 +144,14 @@ release_meta_parse(struct release *r, const char *text)
 				meta_copy(r->reason, sizeof(r->reason), eq + 1,
 				    vlen);
 			else if (KEY("time") || KEY("files") ||
-			    KEY("serial")) {
+			    KEY("serial") || KEY("entries")) {
 				meta_copy(num, sizeof(num), eq + 1, vlen);
 				if (KEY("time"))
 					r->time = strtoll(num, NULL, 10);
 				else if (KEY("serial"))
 					r->serial = strtol(num, NULL, 10);
+				else if (KEY("entries"))
+					r->entries = strtol(num, NULL, 10);
 				else
 					r->files = strtol(num, NULL, 10);
 			}
@@ -339,7 +343,7 @@ release_prune_plan(const struct release_list *l, int keep,
 }
 
 /* Move a release out of sight first, then delete it at leisure. */
-static int
+int
 release_remove(int releasesfd, const char *id)
 {
 	char trash[32], hex[17], meta[RELEASE_IDLEN + 8];
@@ -351,7 +355,8 @@ release_remove(int releasesfd, const char *id)
 	if (renameat(releasesfd, id, releasesfd, trash) == -1)
 		return -1;
 	crashpoint("housekeeping");
-	if (unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT)
+	if ((unlinkat(releasesfd, meta, 0) == -1 && errno != ENOENT) ||
+	    links_remove(releasesfd, id) == -1)
 		return -1;
 	return fs_remove_tree(releasesfd, trash);
 }
@@ -408,7 +413,8 @@ release_is_debris(const char *name, const char *live)
 	return strncmp(name, ".incoming-", 10) == 0 ||
 	    strncmp(name, ".trash-", 7) == 0 ||
 	    (name[0] == '.' && strstr(name, ".tmp-") != NULL) ||
-	    (n > 5 && strcmp(name + n - 5, ".meta") == 0);
+	    (n > 5 && strcmp(name + n - 5, ".meta") == 0) ||
+	    (n > 6 && strcmp(name + n - 6, ".links") == 0);
 }
 
 /*
@@ -448,8 +454,9 @@ release_clean_debris(int pathfd)
 		    strcmp(de->d_name, "..") == 0 ||
 		    !release_is_debris(de->d_name, live))
 			continue;
-		if (de->d_name[0] != '.') {	/* <id>.meta */
-			size_t n = strlen(de->d_name) - 5;
+		if (de->d_name[0] != '.') {	/* <id>.meta, <id>.links */
+			size_t n = strlen(de->d_name) - (strcmp(de->d_name +
+			    strlen(de->d_name) - 5, ".meta") == 0 ? 5 : 6);
 
 			if (n >= sizeof(id))
 				continue;

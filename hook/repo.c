@@ -67,12 +67,45 @@ out:
 	return rc;
 }
 
+/*
+ * libgit2 is started on first use, not at program start: Debian's build
+ * parses the whole CA bundle in git_libgit2_init() (about 5 ms), which a
+ * hook run that deploys nothing, or `status`, has no use for.
+ */
+static int repo_started;
+
+void
+repo_init(void)
+{
+	if (repo_started)
+		return;
+	repo_started = 1;
+	git_libgit2_init();
+	/* Objects were checked on receive (receive.fsckObjects); rehashing
+	 * every blob again costs a third of a full checkout. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* Nobody's ~/.gitconfig or /etc/gitconfig steers a deploy. */
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+}
+
+void
+repo_shutdown(void)
+{
+	if (!repo_started)
+		return;
+	repo_started = 0;
+	git_libgit2_shutdown();
+}
+
 int
 repo_open(git_repository **out, const char *path, char *err, size_t n)
 {
 	git_odb *odb = NULL;
 
 	*out = NULL;
+	repo_init();
 	if (git_repository_open_bare(out, path) != 0) {
 		snprintf(err, n, "cannot open repository '%s': %s", path,
 		    repo_giterr());
@@ -126,6 +159,7 @@ repo_config_path(const char *git_dir, char *out, size_t n)
 	char file[PATH_MAX];
 	int rc = -1;
 
+	repo_init();
 	if ((size_t)snprintf(file, sizeof(file), "%s/config", git_dir) >=
 	    sizeof(file))
 		return -1;

@@ -98,8 +98,96 @@ missing_spare_falls_back() {
 	  "$(inode "$LIVE/current/css2/site.css")" ] || fail "changed file shared"
 }
 
+# A link two directories away from the change: site/static resolves
+# through lib/v1, which becomes a symlink to "." (itself inside), and
+# site/static, unchanged, then leads out of the release.
+deep_link_escaping_through_retyped_dir_refused() {
+	local before
+	new_repo
+	make_site 1
+	mkdir -p "$WORK/lib/v1" "$WORK/site"
+	echo v1 >"$WORK/lib/v1/app.js"
+	ln -s ../lib/v1/../.. "$WORK/site/static"	# the root, inside
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "site/static -> ../lib/v1/../.."
+	push
+	assert_live_is HEAD
+	echo "a one-file change" >"$WORK/index.html"
+	git -C "$WORK" commit -q -a -m "one file"
+	push
+	assert_live_is HEAD
+	before=$(live_id)
+	rm -r "$WORK/lib/v1"
+	ln -s . "$WORK/lib/v1"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "lib/v1 -> ."
+	push
+	output_has "deploy failed"
+	output_has "site/static"
+	assert_current "$before"
+	assert_no_debris
+}
+
+# The same with the base release's symlink index gone (a release made by
+# an older redeploy): the tree is walked, and the link still caught.
+deep_link_refused_without_index() {
+	local before
+	new_repo
+	make_site 1
+	mkdir -p "$WORK/lib/v1" "$WORK/site"
+	echo v1 >"$WORK/lib/v1/app.js"
+	ln -s ../lib/v1/../.. "$WORK/site/static"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "site/static -> ../lib/v1/../.."
+	push
+	before=$(live_id)
+	[ -f "$LIVE/releases/$before.links" ] || fail "no symlink index for $before"
+	# gone, or naming a path that is no link: both mean "walk"
+	if [ "${1:-}" = wrong ]; then
+		printf 'index.html\0' >"$LIVE/releases/$before.links"
+	else
+		rm "$LIVE/releases/$before.links"
+	fi
+	rm -r "$WORK/lib/v1"
+	ln -s . "$WORK/lib/v1"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "lib/v1 -> ."
+	push
+	output_has "deploy failed"
+	assert_current "$before"
+}
+
+# Files added and removed in many pushes: the count in the metadata comes
+# from the diff and is still every file of the release.
+count_from_diff() {
+	local i id
+	new_repo
+	make_site 1
+	push
+	for i in 1 2 3 4; do
+		mkdir -p "$WORK/more$i"
+		echo "$i" >"$WORK/more$i/a.txt"
+		echo "$i" >"$WORK/more$i/b.txt"
+		[ "$i" -lt 3 ] || git -C "$WORK" rm -q -r "more$((i - 2))"
+		echo "v$i" >"$WORK/index.html"
+		git -C "$WORK" add -A
+		git -C "$WORK" commit -q -m "more $i"
+		push
+		assert_live_is HEAD
+		id=$(live_id)
+		[ "$(sed -n 's/^files=//p' "$LIVE/releases/$id.meta")" = \
+		  "$(find "$LIVE/current/" -type f | wc -l)" ] ||
+			fail "files= in $id.meta is not the number of files"
+	done
+}
+
 test_expect "unchanged files are shared inodes, the changed one is new" unchanged_shared_changed_new
 test_expect "file<->directory, file->symlink and removals apply in one push" type_changes_apply
 test_expect "an unchanged link that now escapes through a changed one is refused" unchanged_link_escaping_through_changed_one_refused
 test_expect "without a spare the deploy links from the live release" missing_spare_falls_back
+test_expect "a link made to escape by a directory turned symlink elsewhere is refused" deep_link_escaping_through_retyped_dir_refused
+test_expect "the same is refused when the symlink index is missing" deep_link_refused_without_index
+wrong_index() { deep_link_refused_without_index wrong; }
+test_expect "the same is refused when the symlink index is wrong" wrong_index
+test_expect "the file count follows the diff" count_from_diff
 test_done
