@@ -51,11 +51,12 @@ agent_down_rolls_back() {
 	if grep -q 'not running' "$T/push.out"; then
 		output_has "127.0.0.1:$AGENT_PORT"
 	fi
-	output_has "release $bad failed"
+	output_has "release $bad was not started"
 	output_has "rolled back to release $good"
 	output_lacks "ready in"
 	assert_current "$good"
-	grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
+	# nothing was started: the release is not condemned (t3170)
+	! grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
 		fail "$bad.meta: $(cat "$LIVE/releases/$bad.meta")"
 
 	# by hand the same failure is exit status 1, and says so
@@ -90,13 +91,14 @@ agent_down_first_push() {
 	bad=$(live_pushed_id)
 	[ -n "$bad" ] || fail "no release was made: $(cat "$T/push.out")"
 	agent_down_said
-	output_has "release $bad failed"
+	output_has "release $bad was not started"
 	output_has "nothing is live"
 	output_lacks "ready in"
 	if [ -e "$LIVE/current" ] || [ -L "$LIVE/current" ]; then
 		fail "current is left: $(ls -l "$LIVE/current")"
 	fi
-	grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
+	# nothing was started: the release is not condemned (t3170)
+	! grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
 		fail "$bad.meta: $(cat "$LIVE/releases/$bad.meta")"
 
 	agent_start
@@ -118,7 +120,7 @@ assert_untouched() {	# GOOD-ID PID VERSION
 	if [ -z "$bad" ] || [ "$bad" = "$1" ]; then
 		fail "no new release was made: $(cat "$T/push.out")"
 	fi
-	output_has "release $bad failed"
+	output_has "release $bad was not started"
 	output_has "rolled back"
 	output_lacks "ready in"
 	# the agent was not asked to restart anything: the old process still
@@ -128,7 +130,8 @@ assert_untouched() {	# GOOD-ID PID VERSION
 	live_serves "$3"
 	[ "$(live_runs "$1")" = "$2" ] ||
 		fail "the service was restarted although the agent was not asked"
-	grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
+	# nothing was started: the release is not condemned (t3170)
+	! grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
 		fail "$bad.meta: $(cat "$LIVE/releases/$bad.meta")"
 }
 
