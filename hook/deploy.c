@@ -788,15 +788,26 @@ deploy_reconcile(const struct deploy_req *req)
 	const struct config *cfg = req->cfg;
 	struct deploy_ctx c = { .req = req, .cfg = cfg, .pathfd = -1,
 	    .releasesfd = -1, .lockfd = -1, .rootfd = -1, .basefd = -1 };
+	struct release cur;
+	char id[RELEASE_IDLEN];
 
-	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1 ||
-	    (c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY |
+	if ((c.pathfd = open(cfg->path, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 ||
 	    faccessat(c.pathfd, "current", F_OK, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
-	    c.uid, c.gid)) == -1 ||
 	    (c.releasesfd = openat(c.pathfd, "releases", O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto out;
+	/* The common case costs two small reads: current names a release
+	 * that finished (a deploy marks it deployed only once the service
+	 * runs it, and an agent that starts runs current), so there is
+	 * nothing to heal and no need to ask the agent. */
+	if (release_current(c.pathfd, id, sizeof(id)) == 0 &&
+	    release_meta_read(c.releasesfd, id, &cur) == 0 &&
+	    strcmp(cur.result, "deployed") == 0)
+		goto out;
+	if (deploy_owner(cfg, &c.uid, &c.gid, c.err, sizeof(c.err)) == -1 ||
+	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
+	    c.uid, c.gid)) == -1)
 		goto out;
 	c.rs.cfg = cfg;
 	c.rs.pathfd = c.pathfd;
