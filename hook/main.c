@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "log.h"
@@ -147,6 +148,40 @@ main_same_repo(const struct config *cfg, const char *git_dir)
 	return -1;
 }
 
+/*
+ * Does the repository have BRANCH_REF, as a loose ref or in packed-refs?
+ * Only a hint for a message: 0 sends the caller to libgit2 for the answer.
+ */
+static int
+main_branch_known(const char *git_dir, const char *branch_ref)
+{
+	char path[PATH_MAX], *line = NULL;
+	const char *sp;
+	size_t cap = 0, n = strlen(branch_ref);
+	ssize_t len;
+	struct stat st;
+	FILE *f;
+	int found = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", git_dir,
+	    branch_ref) < sizeof(path) && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		return 1;
+	if ((size_t)snprintf(path, sizeof(path), "%s/packed-refs", git_dir) >=
+	    sizeof(path) || (f = fopen(path, "re")) == NULL)
+		return 0;
+	/* lines are "<sha> <ref>\n" */
+	while (!found && (len = getline(&line, &cap, f)) > 0) {
+		sp = memchr(line, ' ', (size_t)len);
+		found = sp != NULL && line[len - 1] == '\n' &&
+		    (size_t)(line + len - 1 - (sp + 1)) == n &&
+		    memcmp(sp + 1, branch_ref, n) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* A pushed ref that does not deploy: say which one does, and whether the
  * repository has it at all (a typo in [deploy] branch). */
 static void
@@ -157,6 +192,13 @@ main_ignoring(const struct config *cfg, const char *git_dir, const char *ref,
 	git_reference *r = NULL;
 	char err[ERRLEN], have[300];
 
+	/* The usual case needs no libgit2 (whose start costs more than the
+	 * rest of such a run): the branch is there, as a file or packed. */
+	if (main_branch_known(git_dir, branch_ref)) {
+		log_info("ignoring %s: only branch '%s' deploys ([deploy] "
+		    "branch in '%s')", ref, cfg->branch, cfg->file);
+		return;
+	}
 	if (repo_open(&repo, git_dir, err, sizeof(err)) == 0 &&
 	    git_reference_lookup(&r, repo, branch_ref) != 0 &&
 	    branches_list(repo, have, sizeof(have)) > 0)

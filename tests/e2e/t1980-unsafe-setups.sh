@@ -150,6 +150,16 @@ branch_typo() {
 	write_config
 	git -C "$WORK" push -q origin HEAD:refs/heads/other >"$T/push.out" 2>&1
 	output_has "ignoring refs/heads/other: only branch 'master' deploys ([deploy] branch in '$CONFIG')"
+	# the same with every ref packed (git gc): found in packed-refs, and a
+	# typo is still told apart
+	git --git-dir="$REPO" pack-refs --all
+	[ ! -e "$REPO/refs/heads/master" ] || fail "master was not packed"
+	git -C "$WORK" push -q origin HEAD:refs/heads/other2 >"$T/push.out" 2>&1
+	output_has "ignoring refs/heads/other2: only branch 'master' deploys ([deploy] branch in '$CONFIG')"
+	git --git-dir="$REPO" pack-refs --all
+	sed -i 's/^branch = master$/branch = mastre/' "$CONFIG"
+	git -C "$WORK" push -q origin HEAD:refs/heads/other3 >"$T/push.out" 2>&1
+	output_has "ignoring refs/heads/other3: only branch 'mastre' deploys, and this repository has no such branch"
 }
 
 numeric_ids() {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # Copyright (c) 2026 The redeploy authors
-# t1360-durability: strace of real pushes, as root (releases owned by the
+# t1370-durability: strace of real pushes, as root (releases owned by the
 # configured owner) and as an unprivileged repository owner.  Whichever
 # user runs the hook: the release is synced, its root's owner and mode
 # included, before it is renamed into place and its parent is synced
