@@ -132,7 +132,7 @@ stopped_clients() {
 	start_agent
 	hold "$T/hold" full 80 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6
 	# answered on every slot libmicrohttpd has (256), then stopped
-	wait_for 'answered_at_least "$T/hold" 250' 20
+	wait_for 'answered_at_least "$T/hold" 250' 60
 	kill -STOP "$(cat "$T/hold.pid")"
 	health_within 2
 	# stopped for longer than the agent's timeout: it closes them all
