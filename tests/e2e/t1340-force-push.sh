@@ -6,6 +6,7 @@
 # which commit to which, and its syslog event carries from= and to=.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ns_isolate
 
 TAG=rdfp$$
 
