@@ -144,12 +144,12 @@ kill9_race() {
 	for i in 0 1 2 3 4 5 6 7 8 9; do
 		agent_start
 		sleep "0.0$i"
-		[ "$i" -lt 5 ] || agent_wait_state ready
+		[ "$i" -lt 5 ] || agent_wait_state ready 30
 		kill -KILL "$AGENT_PID"
 		agent_wait_gone "$AGENT_PID"
 	done
 	agent_start
-	agent_wait_state ready
+	agent_wait_state ready 30
 	# a holder and its helper
 	wait_for '[ "$(pgrep -fc "^$AGENT_PY ./holder.py $AGENT_SVC_PORT")" = 2 ]' 10
 	n=$(pgrep -fc "^$AGENT_PY ./holder.py $AGENT_SVC_PORT" || true)
