@@ -49,6 +49,26 @@ spare_take(int releasesfd, const char *live_id, const char *incoming)
 }
 
 /*
+ * Name the finished spare: the next deploy trusts it to hold the whole
+ * release, so after a power cut it must not have lost entries that the
+ * name survived.  Sync first, then rename.
+ */
+static int
+spare_name(int releasesfd, int rootfd, const char *work, const char *spare,
+    char *err, size_t n)
+{
+	if (syncfs(rootfd) == -1) {
+		snprintf(err, n, "syncing '%s': %s", work, strerror(errno));
+		return -1;
+	}
+	if (renameat(releasesfd, work, releasesfd, spare) == -1) {
+		snprintf(err, n, "naming '%s': %s", spare, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Make .spare-<id> from release <id>, whose tree is tmpl->tree; tmpl gives
  * the repository, config, owner and threads.  Under the deploy lock.
  */
@@ -88,16 +108,8 @@ spare_make(int pathfd, int releasesfd, const char *id,
 	    checkout_shared(pathfd, rootfd, o.cfg, o.uid, o.gid, suid, sgid,
 	    err, n) == -1)
 		goto out;
-	/* The next deploy trusts the spare to hold the whole release: after
-	 * a power cut it must not have lost entries that the name survived. */
-	if (syncfs(rootfd) == -1) {
-		snprintf(err, n, "syncing '%s': %s", work, strerror(errno));
+	if (spare_name(releasesfd, rootfd, work, spare, err, n) == -1)
 		goto out;
-	}
-	if (renameat(releasesfd, work, releasesfd, spare) == -1) {
-		snprintf(err, n, "naming '%s': %s", spare, strerror(errno));
-		goto out;
-	}
 	work[0] = '\0';
 	rc = 0;
 out:
@@ -166,12 +178,9 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
 	o.base_entries = -1;
 	if (checkout_run(&o, &st, err, n) == -1 ||
 	    checkout_shared(pathfd, rootfd, o.cfg, o.uid, o.gid, suid, sgid,
-	    err, n) == -1)
+	    err, n) == -1 ||
+	    spare_name(releasesfd, rootfd, work, spare, err, n) == -1)
 		goto out;
-	if (renameat(releasesfd, work, releasesfd, spare) == -1) {
-		snprintf(err, n, "naming '%s': %s", spare, strerror(errno));
-		goto out;
-	}
 	work[0] = '\0';
 	rc = 0;
 out:
