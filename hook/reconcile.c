@@ -135,10 +135,9 @@ reconcile_run(const struct restart_site *s)
 		if (!have_back) {
 			log_warnx("found release %s current but marked failed, "
 			    "and no good release to go back to: removing "
-			    "'current'", id);
-			if (unlinkat(s->pathfd, "current", 0) == -1 ||
-			    fsync(s->pathfd) == -1)
-				log_warn("removing '%s/current'", cfg->path);
+			    "'current'%s", id, cfg->has_agent ? " and stopping "
+			    "the service" : "");
+			restart_none(s);
 			return -1;
 		}
 		log_warnx("found release %s current but marked failed (an "

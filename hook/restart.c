@@ -8,6 +8,7 @@
  * block: what failed, the service's last lines, how it ended.  A broken
  * release never stays live: with nothing to go back to, `current` goes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,6 +53,25 @@ restart_ask(const struct config *cfg, const char *id,
 		snprintf(why, n, "%s", error[0] ? error : "the agent answered "
 		    "with an error");
 	return -2;
+}
+
+/* Nothing good to go back to: remove `current`, and ask the agent to
+ * restart into nothing, which stops what it runs (a broken release never
+ * stays live, nor keeps being retried). */
+void
+restart_none(const struct restart_site *c)
+{
+	struct client_reply rep;
+	char why[ERRLEN];
+
+	if (unlinkat(c->pathfd, "current", 0) == -1 && errno != ENOENT)
+		log_warn("removing '%s/current'", c->cfg->path);
+	else if (fsync(c->pathfd) == -1)
+		log_warn("syncing '%s'", c->cfg->path);
+	if (c->cfg->has_agent) {
+		(void)restart_ask(c->cfg, "", &rep, why, sizeof(why));
+		client_reply_free(&rep);
+	}
 }
 
 /*
@@ -138,10 +158,7 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	}
 	if (prev == NULL) {
 		/* Nothing to go back to: a broken release never stays live. */
-		if (unlinkat(c->pathfd, "current", 0) == -1 || fsync(c->pathfd))
-			log_warn("removing '%s/current'", cfg->path);
-		(void)restart_ask(cfg, "", &rep, why2, sizeof(why2));
-		client_reply_free(&rep);
+		restart_none(c);
 		log_warnx("no earlier release to go back to: nothing is live "
 		    "now; fix the cause and push again");
 		return -1;

@@ -205,6 +205,41 @@ killed_during_housekeeping() {
 		fail "$(count_releases) releases left: $(ls "$LIVE/releases")"
 }
 
+# A first deploy that never gets ready, the hook killed during its
+# rollback: there is nothing to go back to.  The next run (a tag push)
+# removes current and stops the service at once: the agent does not go on
+# retrying the broken release.
+killed_during_first_rollback() {
+	live_setup
+	agent_start
+	agent_wait_state stopped
+	live_body 1 >"$WORK/index.html"
+	printf 'import time\ntime.sleep(600)  # never listens\n' >"$WORK/server.py"
+	git -C "$WORK" add -A
+	git -C "$WORK" commit -q -m "version 1 (never ready)"
+	crash_push rollback
+	wait_unlocked
+	local bad
+	bad=$(live_id) || return 1
+	grep -qx 'result=failed' "$LIVE/releases/$bad.meta" ||
+		fail "$bad.meta: $(cat "$LIVE/releases/$bad.meta")"
+	git -C "$WORK" tag v1
+	push refs/tags/v1
+	output_has "found release $bad current but marked failed"
+	output_has "stopping the service"
+	if [ -e "$LIVE/current" ] || [ -L "$LIVE/current" ]; then
+		fail "current is left: $(ls -l "$LIVE/current")"
+	fi
+	# stopped when the hook returns, and nothing of the release runs
+	[ "$(agent_field state)" = stopped ] ||
+		fail "the agent still runs it: $(cat "$T/status.json")"
+	! pgrep -f "$AGENT_PY server.py $LIVE_WEB" >/dev/null ||
+		fail "the broken release runs: $(pgrep -fa server.py)"
+	live_version 2
+	push
+	assert_healed 2
+}
+
 # A push that deploys nothing (a tag) heals it too.
 tag_push_heals() {
 	crash_scene switched
@@ -220,6 +255,7 @@ test_expect "killed after the switch: a tag push heals it" tag_push_heals
 test_expect "killed during the restart request: the next push marks it deployed" killed_during_restart
 test_expect "killed while the agent starts the new release: the next push marks it deployed" killed_mid_restart
 test_expect "killed during a rollback: deploy of the same tip switches back, not 'already live'" killed_during_rollback
+test_expect "killed during the rollback of a first deploy: the next run stops it" killed_during_first_rollback
 test_expect "killed after switching back: the next push restarts the good release" killed_after_switching_back
 test_expect "killed after the switch, agent restarted, then a push" agent_restart_after_switch
 test_expect "killed during a rollback, agent restarted, then a push" agent_restart_after_rollback_kill
