@@ -230,10 +230,14 @@ main(int argc, char **argv)
 	int lfd = -1, pidfd = -1, port = 0, rc = EXIT_SYSTEM, pid_fresh;
 	gid_t tgid = (gid_t)-1;
 	sigset_t set;
+	struct rlimit core;
 
 	/* The token lives in this process: no core file, no ptrace or
-	 * /proc/PID/mem by the same user, in every mode (root or not). */
-	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	 * /proc/PID/mem by the same user, in every mode (root or not).  The
+	 * hard limit stays, so the service gets back the limit we had. */
+	if (getrlimit(RLIMIT_CORE, &core) == -1)
+		core = (struct rlimit){ 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, core.rlim_max });
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* fds 0-2 must be taken, or a later open (the locked pid file)
 	 * lands there and daemonizing's dup2 of /dev/null drops it. */
@@ -426,6 +430,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	svc_set_sockets(a.svc, &a.socks);
+	svc_set_core_limit(a.svc, &core);
 	if ((a.http = http_new(a.loop, lfd, token, a.svc, cfg, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);

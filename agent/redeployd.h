@@ -189,11 +189,13 @@ struct svc_status {
 };
 typedef void	(*svc_done_cb)(void *arg, const struct svc_result *res);
 struct svc;
+struct rlimit;
 struct svc *svc_new(struct loop *l, const struct config *cfg,
 	    const char *home, int pidfd);
 void	svc_free(struct svc *s);
 void	svc_set_config(struct svc *s, const struct config *cfg);
 void	svc_set_sockets(struct svc *s, const struct sockets *ss);
+void	svc_set_core_limit(struct svc *s, const struct rlimit *rl);
 const char *svc_mode_name(const struct config *cfg);
 void	svc_boot(struct svc *s);
 int	svc_restart(struct svc *s, svc_done_cb cb, void *arg);

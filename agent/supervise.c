@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,6 +93,8 @@ struct svc {
 	struct loop	*loop;
 	const struct config *cfg;
 	const struct sockets *socks;
+	struct rlimit	 core;		/* the service's core limit */
+	int		 has_core;
 	char		 home[256];
 	uid_t		 uid;
 	int		 pidfd;
@@ -168,6 +171,14 @@ void
 svc_set_sockets(struct svc *s, const struct sockets *ss)
 {
 	s->socks = ss;
+}
+
+/* The core limit the agent was started with, the service's again. */
+void
+svc_set_core_limit(struct svc *s, const struct rlimit *rl)
+{
+	s->core = *rl;
+	s->has_core = 1;
 }
 
 static void
@@ -899,6 +910,8 @@ svc_start(struct svc *s)
 		/* Nothing of the agent's crosses into the service. */
 		(void)syscall(SYS_close_range, (unsigned)(3 + nfd), ~0U, 0U);
 		umask(cfg->umask);
+		if (s->has_core)
+			(void)setrlimit(RLIMIT_CORE, &s->core);
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}

@@ -4,7 +4,8 @@
 # t2730-agent-hardening: the token's directory and file are trusted only
 # when nobody but root (or the agent's own user) can have put them there,
 # by the agent and by the hook; the agent leaves no core and cannot be
-# read through /proc by its own user; a port that is taken leaves no
+# read through /proc by its own user, while the service keeps the core
+# limit the agent was started with; a port that is taken leaves no
 # fresh token or pid file behind.
 # shellcheck disable=SC2016 # wait_for evaluates its argument later
 . "$(dirname "$0")/lib.sh"
@@ -63,8 +64,11 @@ no_core_not_dumpable() {
 	chown nobody "$AGENT_RUN"
 	cat >"$T/as-nobody" <<SH
 #!/bin/sh
-ulimit -c unlimited
-exec runuser -u nobody -- "$REDEPLOYD" "\$@"
+# runuser's PAM session sets the soft limit to 0: raise it after.  The
+# sanitizer runtime would lower it too, before main: not in this test.
+export ASAN_OPTIONS="\$ASAN_OPTIONS:disable_coredump=0"
+exec runuser -u nobody -- sh -c 'ulimit -c unlimited; exec "\$0" "\$@"' \
+	"$REDEPLOYD" "\$@"
 SH
 	chmod 755 "$T/as-nobody"
 	REDEPLOYD=$T/as-nobody agent_start
@@ -73,8 +77,15 @@ SH
 	wait_for '[ "$(stat -c %U "/proc/$pid/status" 2>/dev/null)" != "" ]'
 	pid=$(pgrep -u nobody -f "redeployd.*$CONFIG" | head -n 1)
 	[ -n "$pid" ] || fail "no redeployd running as nobody"
-	grep -q '^Max core file size *0 *0 ' "/proc/$pid/limits" ||
+	# soft limit 0; the hard one stays, for the service
+	grep -q '^Max core file size *0 *unlimited ' "/proc/$pid/limits" ||
 		fail "core limit: $(grep core "/proc/$pid/limits")"
+	# the service gets the limit the agent was started with
+	agent_wait_state ready
+	local svc
+	svc=$(agent_field pid)
+	grep -q '^Max core file size *unlimited *unlimited ' "/proc/$svc/limits" ||
+		fail "the service's core limit: $(grep core "/proc/$svc/limits")"
 	# not dumpable: /proc/PID is root's, not nobody's
 	[ "$(stat -c %U "/proc/$pid/environ")" = root ] ||
 		fail "/proc/$pid/environ belongs to $(stat -c %U "/proc/$pid/environ")"
