@@ -10,7 +10,8 @@
  * dies without stopping it, the next agent stops that group and the rest
  * of that session (children that called setpgid) before it starts the
  * service again, so the port is free.  A child that called setsid left
- * the session: only a cgroup (systemd's unit) finds it after a kill -9.  The start time tells the same process from a recycled pid.
+ * the session: only a cgroup (systemd's unit) finds it after a kill -9.
+ * The start time tells the same process from a recycled pid.
  *
  * Rules: the agent opens the file as root before it drops privileges and
  * keeps the fd; the file is refused when it is a symlink, not regular or
@@ -169,14 +170,14 @@ proc_uid(pid_t pid, uid_t *uid)
 }
 
 /*
- * Count the live members of group pgid (zombies are not).  With
- * check_uid, *foreign is set to a member whose real uid is not uid.  The
- * service's leader leads its session as well as its group, so processes
- * of that session count too (a child that called setpgid); with sig, each
- * member is sent sig.
+ * One pass over /proc: the live members of group pgid (zombies are not).
+ * With check_uid, *foreign is set to a member whose real uid is not uid.
+ * The service's leader leads its session as well as its group, so
+ * processes of that session count too (a child that called setpgid); with
+ * sig, each member is sent sig.
  */
 static int
-pidfile_members_sig(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
+pidfile_scan(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
     uid_t *foreign_uid, int sig)
 {
 	struct proc_stat ps;
@@ -228,6 +229,26 @@ pidfile_members_sig(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
 	return count;
 }
 
+/*
+ * The members, as pidfile_scan counts them; none only when a second pass,
+ * begun after the first ended, finds none either.  A pass lists /proc
+ * first and reads each process after: a member that forks a child and
+ * exits in between is read as gone, and its child, born after the
+ * listing, is not in it.  That child is in the next listing.  (A service
+ * that forks and exits in a loop to outrun every pass is beyond any
+ * scan: only a cgroup, such as systemd's unit, holds it.)
+ */
+static int
+pidfile_members_sig(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
+    uid_t *foreign_uid, int sig)
+{
+	int n = pidfile_scan(pgid, check_uid, uid, foreign, foreign_uid, sig);
+
+	if (n != 0)
+		return n;
+	return pidfile_scan(pgid, check_uid, uid, foreign, foreign_uid, sig);
+}
+
 static int
 pidfile_members(pid_t pgid, int check_uid, uid_t uid, pid_t *foreign,
     uid_t *foreign_uid)
@@ -258,25 +279,26 @@ pidfile_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Members left, or only zombies nobody has reaped yet?  With sig, each
+ * member found is sent it (SIGKILL reaches a child born after the kill). */
 static int
-pidfile_gone(pid_t pgid)
+pidfile_gone(pid_t pgid, int sig)
 {
 	pid_t foreign;
 	uid_t fuid;
 
-	/* Members left, or only zombies nobody has reaped yet? */
-	return pidfile_members(pgid, 0, 0, &foreign, &fuid) == 0;
+	return pidfile_members_sig(pgid, 0, 0, &foreign, &fuid, sig) == 0;
 }
 
 /* Poll every 10 ms until the group is gone (1) or seconds pass (0). */
 static int
-pidfile_wait_gone(pid_t pgid, double seconds)
+pidfile_wait_gone(pid_t pgid, double seconds, int sig)
 {
 	struct timespec tick = { 0, PIDFILE_POLL_NS };
 	double end = pidfile_now() + seconds;
 
 	for (;;) {
-		if (pidfile_gone(pgid))
+		if (pidfile_gone(pgid, sig))
 			return 1;
 		if (pidfile_now() >= end)
 			return 0;
@@ -295,7 +317,7 @@ pidfile_stop(pid_t pgid, double timeout, char *msg, size_t n)
 		return -1;
 	}
 	(void)pidfile_signal(pgid, SIGCONT);
-	if (pidfile_wait_gone(pgid, timeout)) {
+	if (pidfile_wait_gone(pgid, timeout, 0)) {
 		snprintf(msg, n, "stopped the service group %ld left by an "
 		    "earlier agent", (long)pgid);
 		return 1;
@@ -305,7 +327,7 @@ pidfile_stop(pid_t pgid, double timeout, char *msg, size_t n)
 		    "an earlier agent: %s", (long)pgid, strerror(errno));
 		return -1;
 	}
-	if (pidfile_wait_gone(pgid, PIDFILE_KILL_WAIT)) {
+	if (pidfile_wait_gone(pgid, PIDFILE_KILL_WAIT, SIGKILL)) {
 		snprintf(msg, n, "stopped the service group %ld left by an "
 		    "earlier agent (SIGKILL after %.1f s)", (long)pgid,
 		    timeout);

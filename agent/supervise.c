@@ -1061,6 +1061,13 @@ svc_gone_check(void *arg)
 
 	svc_proc_adopt(s, p);
 	left = tree_scan(&p->tree);
+	if (left == 0) {
+		/* A member that forked and exited while the scan read /proc
+		 * looks gone, and its child is not in that listing: none
+		 * left only when the next scan says so too. */
+		svc_proc_adopt(s, p);
+		left = tree_scan(&p->tree);
+	}
 	if (left > 0 && loop_now() - p->gone_since < SVC_GONE_MAX) {
 		tree_kill(&p->tree, SIGKILL);
 		loop_timer_set(s->loop, &p->gone_timer, SVC_GONE_POLL,

@@ -7,7 +7,8 @@
 # ignores TERM: after each restart and stop, none of them is left, and a
 # broken new release behind the same wrapper is not reported ready by what
 # the old one left listening.  kill -9 of the agent, then a new agent: one
-# listener, ten rounds.
+# listener, ten rounds; and a process that forks and exits as it is
+# stopped leaves no child behind, 15 rounds.
 # shellcheck source=lib.sh
 # shellcheck disable=SC2016 # wait_for evaluates its single-quoted conditions
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,9 @@ leftovers() {
 	done
 	return 0
 }
+
+# What a failed case left (a process that escaped the agent) goes too.
+at_exit 'leftovers | xargs -r kill -KILL'
 
 tree_setup() {	# COMMAND [CONFIG LINES...]
 	local cmd=$1
@@ -156,6 +160,65 @@ kill9_race() {
 	[ "$n" = 2 ] || fail "$n holders after 10 rounds: $(pgrep -fa holder.py)"
 }
 
+# forker.py PORT: listen on PORT; on the first SIGTERM, a moment later,
+# fork a child that keeps the socket (in a process group of its own,
+# ignoring TERM) and exit at once.  A scan of /proc that lists the
+# processes first and reads each one after can see the parent gone and
+# miss the child, born after the listing.
+forker_py() {
+	cat <<'PY'
+import os, random, signal, socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+fired = False
+def on_term(sig, frame):
+    global fired
+    if fired:
+        return
+    fired = True
+    time.sleep(random.uniform(0, 0.06))
+    if os.fork() == 0:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(60)
+    os._exit(0)
+signal.signal(signal.SIGTERM, on_term)
+while True:
+    c, _ = s.accept()
+    c.close()
+PY
+}
+
+# kill -9 of the agent, then a new agent that stops what the old one left:
+# a process that forks and exits as it is stopped leaves no child holding
+# the port, 15 rounds.
+kill9_fork_on_stop() {
+	tree_setup "sh -c '$AGENT_PY ./forker.py @PORT@ & wait'" "stop_timeout = 0.2"
+	forker_py >"$LIVE/current/forker.py"
+	local i n p
+	# 400 idle processes with lower pids than the forker's make a scan
+	# read /proc for a few milliseconds before it reaches the forker:
+	# the moment when a fork and exit is missed
+	for i in $(seq 400); do
+		sleep 600 &
+		p=$!
+		at_exit "kill $p"
+	done
+	agent_start
+	agent_wait_state ready
+	for i in $(seq 15); do
+		kill -KILL "$AGENT_PID"
+		agent_wait_gone "$AGENT_PID"
+		agent_start
+		agent_wait_state ready 10 || { fail "round $i: $(pgrep -fa forker.py)"; return 1; }
+		n=$(pgrep -fc "^$AGENT_PY ./forker.py $AGENT_SVC_PORT" || true)
+		[ "$n" = 1 ] || { fail "round $i: $n forkers run: $(pgrep -fa forker.py)"; return 1; }
+	done
+}
+
 # slow.py: a web server on the held socket (fd 3) that takes 1 s to start.
 slow_py() {
 	cat <<'PY'
@@ -197,5 +260,6 @@ test_expect "'CMD & wait', broken v2: not ready from the old listener" wrapper_b
 test_expect "a setsid server: gone before the next start; one holder" setsid_server_not_ready
 test_expect "setsid, setpgid, double fork, TERM-ignoring daemon: none outlives" nothing_outlives
 test_expect "kill -9 of the agent then a new one, 10 rounds: one listener" kill9_race
+test_expect "kill -9, new agent: a process that forks and exits as it stops leaves nothing" kill9_fork_on_stop
 test_expect "kill -9 of the agent during an overlap: the next one stops both" kill9_during_overlap
 test_done
