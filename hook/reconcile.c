@@ -137,7 +137,7 @@ reconcile_run(const struct restart_site *s)
 			    "and no good release to go back to: removing "
 			    "'current'%s", id, cfg->has_agent ? " and stopping "
 			    "the service" : "");
-			restart_none(s);
+			(void)restart_none(s);
 			return -1;
 		}
 		log_warnx("found release %s current but marked failed (an "

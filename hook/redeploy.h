@@ -211,7 +211,7 @@ struct restart_site {
 	gid_t	 gid;
 	char	 prev_link[4096];	/* what current was, if not a release */
 };
-void	restart_none(const struct restart_site *site);
+int	restart_none(const struct restart_site *site);
 int	restart_verify(const struct restart_site *site, struct release *rel,
 	    const struct release *prev, const char **result, char *err,
 	    size_t n);

@@ -57,21 +57,34 @@ restart_ask(const struct config *cfg, const char *id,
 
 /* Nothing good to go back to: remove `current`, and ask the agent to
  * restart into nothing, which stops what it runs (a broken release never
- * stays live, nor keeps being retried). */
-void
+ * stays live, nor keeps being retried).  -1 when the agent answers that
+ * it still runs something (an agent that cannot be reached has said why
+ * already, and starts nothing without `current`). */
+int
 restart_none(const struct restart_site *c)
 {
 	struct client_reply rep;
 	char why[ERRLEN];
+	int asked;
 
 	if (unlinkat(c->pathfd, "current", 0) == -1 && errno != ENOENT)
 		log_warn("removing '%s/current'", c->cfg->path);
 	else if (fsync(c->pathfd) == -1)
 		log_warn("syncing '%s'", c->cfg->path);
-	if (c->cfg->has_agent) {
-		(void)restart_ask(c->cfg, "", &rep, why, sizeof(why));
+	if (!c->cfg->has_agent)
+		return 0;
+	asked = restart_ask(c->cfg, "", &rep, why, sizeof(why));
+	client_reply_free(&rep);
+	if (asked == -1 || client_call(c->cfg, "GET", "/status", 10, &rep,
+	    why, sizeof(why)) == -1 || rep.code != 200 || rep.json == NULL ||
+	    strcmp(client_str(&rep, "state"), "stopped") == 0) {
 		client_reply_free(&rep);
+		return 0;
 	}
+	log_warnx("the agent did not stop the service: it is %s (release "
+	    "%s)", client_str(&rep, "state"), client_str(&rep, "release"));
+	client_reply_free(&rep);
+	return -1;
 }
 
 /*
@@ -158,9 +171,12 @@ restart_verify(const struct restart_site *c, struct release *rel,
 	}
 	if (prev == NULL) {
 		/* Nothing to go back to: a broken release never stays live. */
-		restart_none(c);
-		log_warnx("no earlier release to go back to: nothing is live "
-		    "now; fix the cause and push again");
+		if (restart_none(c) == 0)
+			log_warnx("no earlier release to go back to: nothing "
+			    "is live now; fix the cause and push again");
+		else
+			log_warnx("no earlier release to go back to: 'current' "
+			    "is removed; fix the cause and push again");
 		return -1;
 	}
 	if (release_switch(c->pathfd, prev->id, c->uid, c->gid) == -1) {
