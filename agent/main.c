@@ -233,8 +233,10 @@ main(int argc, char **argv)
 	struct rlimit core;
 
 	/* The token lives in this process: no core file, no ptrace or
-	 * /proc/PID/mem by the same user, in every mode (root or not).  The
-	 * hard limit stays, so the service gets back the limit we had. */
+	 * /proc/PID/mem by the same user, in every mode (root or not).  Not
+	 * being dumpable is what guards it (also from a core_pattern pipe,
+	 * which ignores the limit); the soft limit of 0 is a second word.
+	 * The hard limit stays, so the service gets back the limit we had. */
 	if (getrlimit(RLIMIT_CORE, &core) == -1)
 		core = (struct rlimit){ 0, 0 };
 	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, core.rlim_max });

@@ -1068,7 +1068,8 @@ svc_gone_check(void *arg)
 		svc_proc_adopt(s, p);
 		left = tree_scan(&p->tree);
 	}
-	if (left > 0 && loop_now() - p->gone_since < SVC_GONE_MAX) {
+	/* A scan that failed (-1) says nothing: look again. */
+	if (left != 0 && loop_now() - p->gone_since < SVC_GONE_MAX) {
 		tree_kill(&p->tree, SIGKILL);
 		loop_timer_set(s->loop, &p->gone_timer, SVC_GONE_POLL,
 		    svc_gone_check, p);
@@ -1078,6 +1079,10 @@ svc_gone_check(void *arg)
 		log_event(LOG_ERR, "leftover pid=%ld members=%d reason=\"still "
 		    "there %g s after SIGKILL\"", (long)p->shown, left,
 		    SVC_GONE_MAX);
+	else if (left < 0)
+		log_event(LOG_ERR, "leftover pid=%ld reason=\"cannot read "
+		    "/proc for %g s: what is left of it is not known\"",
+		    (long)p->shown, SVC_GONE_MAX);
 	loop_timer_cancel(s->loop, &p->kill_timer);
 	p->st = PROC_GONE;
 	if (p->out[0] != -1)
