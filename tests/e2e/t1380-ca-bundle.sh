@@ -46,8 +46,8 @@ push_reads_no_certs() {
 	got=$(certs_opened "$T/push.trace")
 	[ -z "$got" ] || fail "the push read certificates: $got"
 	# the hook did run under the trace, and libgit2 with it
-	grep -q "$REPO/objects" "$T/push.trace" ||
-		fail "the trace shows no libgit2 reading the repository"
+	grep -q 'libgit2\.so.* = [0-9]' "$T/push.trace" ||
+		fail "the trace shows no libgit2 loaded"
 }
 
 deploy_reads_no_certs() {

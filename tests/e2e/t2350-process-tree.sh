@@ -198,15 +198,15 @@ PY
 kill9_fork_on_stop() {
 	tree_setup "sh -c '$AGENT_PY ./forker.py @PORT@ & wait'" "stop_timeout = 0.2"
 	forker_py >"$LIVE/current/forker.py"
-	local i n p
+	local i n sleepers=()
 	# 400 idle processes with lower pids than the forker's make a scan
 	# read /proc for a few milliseconds before it reaches the forker:
 	# the moment when a fork and exit is missed
 	for i in $(seq 400); do
 		sleep 600 &
-		p=$!
-		at_exit "kill $p"
+		sleepers+=("$!")
 	done
+	at_exit "kill ${sleepers[*]}"
 	agent_start
 	agent_wait_state ready
 	for i in $(seq 15); do
@@ -217,6 +217,7 @@ kill9_fork_on_stop() {
 		n=$(pgrep -fc "^$AGENT_PY ./forker.py $AGENT_SVC_PORT" || true)
 		[ "$n" = 1 ] || { fail "round $i: $n forkers run: $(pgrep -fa forker.py)"; return 1; }
 	done
+	kill "${sleepers[@]}"
 }
 
 # slow.py: a web server on the held socket (fd 3) that takes 1 s to start.

@@ -64,11 +64,12 @@ no_core_not_dumpable() {
 	chown nobody "$AGENT_RUN"
 	cat >"$T/as-nobody" <<SH
 #!/bin/sh
-# runuser's PAM session sets the soft limit to 0: raise it after.  The
-# sanitizer runtime would lower it too, before main: not in this test.
+# runuser's PAM session sets the soft limit to 0: raise it to the hard
+# one after.  The sanitizer runtime would lower it too, before main: not
+# in this test.
 export ASAN_OPTIONS="\$ASAN_OPTIONS:disable_coredump=0"
-exec runuser -u nobody -- sh -c 'ulimit -c unlimited; exec "\$0" "\$@"' \
-	"$REDEPLOYD" "\$@"
+exec runuser -u nobody -- sh -c 'ulimit -S -c "\$(ulimit -H -c)" || exit 99
+	exec "\$0" "\$@"' "$REDEPLOYD" "\$@"
 SH
 	chmod 755 "$T/as-nobody"
 	REDEPLOYD=$T/as-nobody agent_start
@@ -78,13 +79,15 @@ SH
 	pid=$(pgrep -u nobody -f "redeployd.*$CONFIG" | head -n 1)
 	[ -n "$pid" ] || fail "no redeployd running as nobody"
 	# soft limit 0; the hard one stays, for the service
-	grep -q '^Max core file size *0 *unlimited ' "/proc/$pid/limits" ||
+	local hard svc
+	hard=$(awk '/^Max core file size/ { print $6 }' "/proc/$$/limits")
+	[ "$hard" != 0 ] || fail "the hard core limit is 0 here: nothing to give back"
+	grep -qE "^Max core file size +0 +$hard " "/proc/$pid/limits" ||
 		fail "core limit: $(grep core "/proc/$pid/limits")"
 	# the service gets the limit the agent was started with
 	agent_wait_state ready
-	local svc
 	svc=$(agent_field pid)
-	grep -q '^Max core file size *unlimited *unlimited ' "/proc/$svc/limits" ||
+	grep -qE "^Max core file size +$hard +$hard " "/proc/$svc/limits" ||
 		fail "the service's core limit: $(grep core "/proc/$svc/limits")"
 	# not dumpable: /proc/PID is root's, not nobody's
 	[ "$(stat -c %U "/proc/$pid/environ")" = root ] ||
