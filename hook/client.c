@@ -91,8 +91,8 @@ fail:
 
 /* At exit: the library's own cleanup, if it was ever loaded.  It stays
  * mapped: unloading it at exit buys nothing, and would unload with it the
- * libraries that hold thread-local storage (the TLS stack), which the
- * leak checker of a sanitizer build still walks after this. */
+ * SSL libraries it pulled in, whose thread-local storage the leak checker
+ * of a sanitizer build still walks after this. */
 void
 client_cleanup(void)
 {
