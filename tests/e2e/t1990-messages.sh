@@ -84,9 +84,12 @@ gitolite_user_defaults_to_caller() {
 
 demo_writes_plain_text() {
 	local rc=0
-	REDEPLOYD=$REDEPLOYD TERM=xterm "$TEST_ROOT/scripts/demo" >"$T/demo.out" 2>&1 ||
-		rc=$?
+	# its scratch directory (kept for the user to look at) goes in ours
+	TMPDIR=$T REDEPLOYD=$REDEPLOYD TERM=xterm "$TEST_ROOT/scripts/demo" \
+		>"$T/demo.out" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || fail "the demo failed: $(tail -20 "$T/demo.out")"
+	grep -qF "done: everything is in $T/redeploy-demo." "$T/demo.out" ||
+		fail "the demo's directory is not under $T: $(tail -1 "$T/demo.out")"
 	output_has "== push version 1" "$T/demo.out" ||
 		output_has "== " "$T/demo.out"
 	if LC_ALL=C grep -q $'\e' "$T/demo.out"; then
