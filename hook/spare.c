@@ -68,6 +68,27 @@ spare_name(int releasesfd, int rootfd, const char *work, const char *spare,
 	return 0;
 }
 
+/* The names both kinds of spare use, and release <id> opened as the base
+ * to copy from: its fd, or -1 with err set. */
+static int
+spare_begin(int releasesfd, const char *id, char work[32],
+    char spare[RELEASE_IDLEN + 16], char *err, size_t n)
+{
+	char hex[17];
+	int relfd;
+
+	if (fs_random_hex(hex, 8) == -1) {
+		snprintf(err, n, "random: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(work, 32, ".incoming-%s", hex);
+	snprintf(spare, RELEASE_IDLEN + 16, ".spare-%s", id);
+	if ((relfd = openat(releasesfd, id, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		snprintf(err, n, "release '%s': %s", id, strerror(errno));
+	return relfd;
+}
+
 /*
  * Make .spare-<id> from release <id>, whose tree is tmpl->tree; tmpl gives
  * the repository, config, owner and threads.  Under the deploy lock.
@@ -79,19 +100,14 @@ spare_make(int pathfd, int releasesfd, const char *id,
 {
 	struct checkout_opts o = *tmpl;
 	struct checkout_stats st = { 0 };
-	char hex[17], work[32], spare[RELEASE_IDLEN + 16];
-	int relfd = -1, rootfd = -1, rc = -1;
+	char work[32], spare[RELEASE_IDLEN + 16];
+	int relfd, rootfd = -1, rc = -1;
 
-	if (fs_random_hex(hex, 8) == -1) {
-		snprintf(err, n, "random: %s", strerror(errno));
+	if ((relfd = spare_begin(releasesfd, id, work, spare, err, n)) == -1)
 		return -1;
-	}
-	snprintf(work, sizeof(work), ".incoming-%s", hex);
-	snprintf(spare, sizeof(spare), ".spare-%s", id);
-	if ((relfd = openat(releasesfd, id, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-	    mkdirat(releasesfd, work, 0700) == -1) {
-		snprintf(err, n, "release '%s': %s", id, strerror(errno));
+	if (mkdirat(releasesfd, work, 0700) == -1) {
+		snprintf(err, n, "'%s': %s", work, strerror(errno));
+		work[0] = '\0';
 		goto out;
 	}
 	if ((rootfd = openat(releasesfd, work, O_RDONLY | O_DIRECTORY |
@@ -138,20 +154,11 @@ spare_recycle(int pathfd, int releasesfd, const char *from,
 {
 	struct checkout_opts o = *tmpl;
 	struct checkout_stats st = { 0 };
-	char hex[17], work[32], spare[RELEASE_IDLEN + 16];
-	int relfd = -1, rootfd = -1, rc = -1;
+	char work[32], spare[RELEASE_IDLEN + 16];
+	int relfd, rootfd = -1, rc = -1;
 
-	if (fs_random_hex(hex, 8) == -1) {
-		snprintf(err, n, "random: %s", strerror(errno));
+	if ((relfd = spare_begin(releasesfd, id, work, spare, err, n)) == -1)
 		return -1;
-	}
-	snprintf(work, sizeof(work), ".incoming-%s", hex);
-	snprintf(spare, sizeof(spare), ".spare-%s", id);
-	if ((relfd = openat(releasesfd, id, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(err, n, "release '%s': %s", id, strerror(errno));
-		return -1;
-	}
 	if (renameat(releasesfd, from, releasesfd, work) == -1) {
 		snprintf(err, n, "moving '%s': %s", from, strerror(errno));
 		work[0] = '\0';
