@@ -181,6 +181,17 @@ struct deploy_ctx {
 	struct restart_site rs;		/* what restart_verify works on */
 };
 
+/* What restart_verify and reconcile_run work on, from the open site. */
+static void
+deploy_site(struct deploy_ctx *c)
+{
+	c->rs.cfg = c->cfg;
+	c->rs.pathfd = c->pathfd;
+	c->rs.releasesfd = c->releasesfd;
+	c->rs.uid = c->uid;
+	c->rs.gid = c->gid;
+}
+
 static int
 deploy_fail(struct deploy_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -608,11 +619,7 @@ deploy_run(const struct deploy_req *req)
 		goto out;
 	}
 	t0 = deploy_now();	/* deploy work, not time spent waiting */
-	c.rs.cfg = cfg;
-	c.rs.pathfd = c.pathfd;
-	c.rs.releasesfd = c.releasesfd;
-	c.rs.uid = c.uid;
-	c.rs.gid = c.gid;
+	deploy_site(&c);
 	if (release_clean_debris(c.pathfd) == -1)
 		log_warn("removing what an interrupted deploy left in '%s'",
 		    cfg->path);
@@ -809,11 +816,7 @@ deploy_reconcile(const struct deploy_req *req)
 	    (c.lockfd = lock_try(c.pathfd, "a check after a push",
 	    c.uid, c.gid)) == -1)
 		goto out;
-	c.rs.cfg = cfg;
-	c.rs.pathfd = c.pathfd;
-	c.rs.releasesfd = c.releasesfd;
-	c.rs.uid = c.uid;
-	c.rs.gid = c.gid;
+	deploy_site(&c);
 	(void)reconcile_run(&c.rs);
 out:
 	deploy_close(&c);
@@ -908,11 +911,7 @@ deploy_rollback(const struct deploy_req *req, const char *want)
 		goto out;
 	}
 	t0 = deploy_now();
-	c.rs.cfg = cfg;
-	c.rs.pathfd = c.pathfd;
-	c.rs.releasesfd = c.releasesfd;
-	c.rs.uid = c.uid;
-	c.rs.gid = c.gid;
+	deploy_site(&c);
 	/* that may move current: list again */
 	(void)reconcile_run(&c.rs);
 	release_list_free(&l);
