@@ -15,6 +15,7 @@
  * saying how many were lost.  stderr is written as before.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,25 @@ log_init(const char *progname, const char *tag, int dest, int facility)
 	log_dest = dest;
 	log_facility = facility;
 	log_settag(tag);
+}
+
+/* A child that goes on in the background: a session of its own, the
+ * standard streams on /dev/null (the caller's pipes may close), messages
+ * to syslog only. */
+void
+log_detach(const char *progname, const char *tag, int facility)
+{
+	int fd;
+
+	(void)setsid();
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_init(progname, tag, LOG_TO_SYSLOG, facility);
 }
 
 void

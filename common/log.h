@@ -28,6 +28,7 @@
 #define LOG_MIRROR	0x4	/* with both: everything goes to both */
 
 void	log_init(const char *progname, const char *tag, int dest, int facility);
+void	log_detach(const char *progname, const char *tag, int facility);
 void	log_settag(const char *tag);
 void	log_setverbose(int verbose);
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -374,7 +374,6 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 	char err[ERRLEN];
 	size_t pruned = 0;
 	pid_t pid;
-	int fd;
 
 	pid = fork();
 	if (pid > 0) {
@@ -383,15 +382,7 @@ deploy_housekeep(struct deploy_ctx *c, const struct release *rel,
 		return;
 	}
 	if (pid == 0) {
-		(void)setsid();
-		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
-		log_init("redeploy", c->cfg->syslog_tag, LOG_TO_SYSLOG,
-		    LOG_USER);
+		log_detach("redeploy", c->cfg->syslog_tag, LOG_USER);
 	}
 	if (pid == 0) {
 		char what[RELEASE_IDLEN + 64];

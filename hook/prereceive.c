@@ -122,21 +122,13 @@ pre_watch(const struct config *cfg, const char *git_dir, const char *pusher)
 	struct deploy_req req = { 0 };
 	char err[ERRLEN];
 	pid_t rp = pre_receive_pack(), pid;
-	int fd;
 
 	if ((pid = fork()) != 0) {
 		if (pid == -1)
 			log_warn("cannot watch the end of the push");
 		return;
 	}
-	(void)setsid();
-	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		close(fd);
-	}
-	log_init("redeploy", cfg->syslog_tag, LOG_TO_SYSLOG, LOG_USER);
+	log_detach("redeploy", cfg->syslog_tag, LOG_USER);
 	pre_wait_gone(rp);
 	(void)repo_set_quarantine(git_dir, NULL, err, sizeof(err));
 	req.cfg = cfg;
