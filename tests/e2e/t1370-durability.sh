@@ -102,23 +102,20 @@ PY
 
 # Two pushes (a first deploy, then one onto the spare), traced.
 traced_pushes() {	# [setpriv ARGS...]
-	local trace=$T/tr/trace
+	local trace=$T/tr/trace v
 	rm -rf "$T/tr"
 	mkdir -m 1777 "$T/tr"
-	make_site 1
-	[ $# -eq 0 ] || chown -R nobody: "$WORK"
-	"$@" strace -f -y -o "$trace" -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,fchmod,fchown,fchownat,fchmodat,openat,symlinkat,linkat,mkdirat \
-		git -C "$WORK" push -q origin HEAD:master >"$T/push.out" 2>&1 ||
-		fail "push failed: $(cat "$T/push.out")"
-	wait_unlocked
-	make_site 2
-	[ $# -eq 0 ] || chown -R nobody: "$WORK"
-	"$@" strace -f -y -o "$trace.2" -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,fchmod,fchown,fchownat,fchmodat,openat,symlinkat,linkat,mkdirat \
-		git -C "$WORK" push -q origin HEAD:master >"$T/push.out" 2>&1 ||
-		fail "push failed: $(cat "$T/push.out")"
-	wait_unlocked
+	# a first deploy, then one from the spare
+	for v in 1 2; do
+		make_site "$v"
+		[ $# -eq 0 ] || chown -R nobody: "$WORK"
+		"$@" strace -f -y -o "$trace.$v" -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,fchmod,fchown,fchownat,fchmodat,openat,symlinkat,linkat,mkdirat \
+			git -C "$WORK" push -q origin HEAD:master >"$T/push.out" 2>&1 ||
+			fail "push failed: $(cat "$T/push.out")"
+		wait_unlocked
+	done
 	assert_deployed HEAD
-	cat "$trace.2" >>"$trace"
+	cat "$trace.1" "$trace.2" >"$trace"
 	check_trace "$trace" || fail "see above"
 }
 
